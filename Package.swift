@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "LocalLearning",
+    products: [
+        .library(name: "LocalLearning", targets: ["LocalLearning"]),
+        .executable(name: "locallearn", targets: ["locallearn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(name: "CPlatform"),
+        .target(
+            name: "LocalLearning",
+            dependencies: ["CBLAS", "CZlib", "CPlatform"],
+            resources: [.copy("Resources/fashion-mnist-subset")]
+        ),
+        .executableTarget(
+            name: "locallearn",
+            dependencies: [
+                "LocalLearning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "LocalLearningTests",
+            dependencies: ["LocalLearning"]
+        ),
+    ]
+)

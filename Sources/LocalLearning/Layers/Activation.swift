@@ -1,0 +1,137 @@
+/// What Sign's backward sends to its input: sign is flat almost everywhere, so its true derivative is 0.
+public enum SignBackward: String, Sendable, CaseIterable {
+    /// The true derivative: no signal passes.
+    case zero
+    /// Straight-through estimator: the gradient passes unchanged.
+    case straightThrough = "straight-through"
+}
+
+/// An elementwise nonlinearity φ, usable as a layer and as a plain function (rules that build
+/// targets through φ call `apply`).
+public enum ActivationFunction: Sendable, Equatable {
+    case relu
+    case leakyReLU(slope: Float)
+    case tanh
+    case sigmoid
+    case elu(alpha: Float)
+    case sign(backward: SignBackward)
+    case identity
+
+    /// Parses `relu`, `leakyrelu`, `leakyrelu0.2`, `tanh`, `sigmoid`, `elu`, `sign`, `sign-ste`, `identity`.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "relu": self = .relu
+        case "leakyrelu", "lrelu": self = .leakyReLU(slope: 0.01)
+        case "tanh": self = .tanh
+        case "sigmoid": self = .sigmoid
+        case "elu": self = .elu(alpha: 1)
+        case "sign": self = .sign(backward: .zero)
+        case "sign-ste": self = .sign(backward: .straightThrough)
+        case "identity", "linear": self = .identity
+        default:
+            for prefix in ["leakyrelu", "lrelu"] where name.lowercased().hasPrefix(prefix) {
+                if let slope = Float(name.dropFirst(prefix.count)) { self = .leakyReLU(slope: slope); return }
+            }
+            return nil
+        }
+    }
+
+    public static let names = "relu, leakyrelu[SLOPE], tanh, sigmoid, elu, sign, sign-ste, identity"
+
+    public var name: String {
+        switch self {
+        case .relu: "ReLU"
+        case let .leakyReLU(slope): "LeakyReLU(\(slope))"
+        case .tanh: "Tanh"
+        case .sigmoid: "Sigmoid"
+        case let .elu(alpha): "ELU(\(alpha))"
+        case let .sign(backward): "Sign(\(backward.rawValue))"
+        case .identity: "Identity"
+        }
+    }
+
+    /// y = φ(x) elementwise.
+    public func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .relu: for i in 0..<count { y[i] = x[i] > 0 ? x[i] : 0 }
+        case let .leakyReLU(slope): for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
+        case .tanh: VectorMath.tanh(x, y, count: count)
+        case .sigmoid: VectorMath.sigmoid(x, y, count: count)
+        case let .elu(alpha):
+            VectorMath.map(x, y, count: count) { v in
+                let negative = alpha * (VectorMath.exp(v.clamped(lowerBound: .init(repeating: -88), upperBound: .zero)) - 1)
+                return negative.replacing(with: v, where: v .> 0)
+            }
+        case .sign: for i in 0..<count { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : 0) }
+        case .identity: y.update(from: x, count: count)
+        }
+    }
+
+    public func apply(_ x: Tensor) -> Tensor {
+        Tensor(uninitializedShape: x.shape) { y in
+            x.withUnsafeBufferPointer { x in
+                Parallel.forRanges(x.count, costPerItem: 4) { r in
+                    apply(x.baseAddress! + r.lowerBound, y.baseAddress! + r.lowerBound, count: r.count)
+                }
+            }
+        }
+    }
+
+    /// dx = dy ⊙ φ'(x), from the forward input x and output y (each function reads the one it needs).
+    public func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                         outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .relu: for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
+        case let .leakyReLU(slope): for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : slope * dy[i] }
+        case .tanh: for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+        case .sigmoid: for i in 0..<count { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+        case let .elu(alpha): for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : dy[i] * (y[i] + alpha) }
+        case let .sign(backward):
+            switch backward {
+            case .zero: dx.update(repeating: 0, count: count)
+            case .straightThrough: dx.update(from: dy, count: count)
+            }
+        case .identity: dx.update(from: dy, count: count)
+        }
+    }
+}
+
+/// A layer applying an `ActivationFunction` elementwise.
+public final class Activation: Layer {
+    public let function: ActivationFunction
+    private var input = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
+
+    public init(_ function: ActivationFunction) { self.function = function }
+
+    public var summary: String { function.name }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let y = function.apply(input)
+        if mode == .training {
+            self.input = input
+            output = y
+        }
+        return y
+    }
+
+    public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
+        guard propagate else { return nil }
+        precondition(outputGradient.shape == output.shape, "\(summary): backward without a matching training forward")
+        return Tensor(uninitializedShape: output.shape) { dx in
+            input.withUnsafeBufferPointer { x in
+                output.withUnsafeBufferPointer { y in
+                    outputGradient.withUnsafeBufferPointer { dy in
+                        Parallel.forRanges(dx.count, costPerItem: 2) { r in
+                            let i = r.lowerBound
+                            function.backward(input: x.baseAddress! + i, output: y.baseAddress! + i,
+                                              outputGradient: dy.baseAddress! + i, into: dx.baseAddress! + i, count: r.count)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

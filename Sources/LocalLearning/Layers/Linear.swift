@@ -1,0 +1,87 @@
+/// A fully connected layer: y = x·Wᵀ + b, with W of shape [out, in].
+///
+/// Default initialisation is PyTorch's: W, b ~ U(−1/√in, 1/√in).
+public final class Linear: WeightedLayer {
+    public let inputSize: Int
+    public let outputSize: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    private var input: Tensor?
+
+    public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true,
+                initializer: Initializer = .pytorchDefault, rng: inout SeededGenerator) {
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        weight = Parameter(name: "weight", value: initializer.make([outputSize, inputSize], using: &rng))
+        let bound = 1 / Float(inputSize).squareRoot()
+        self.bias = bias ? Parameter(name: "bias", value: .uniform([outputSize], bound: bound, using: &rng)) : nil
+    }
+
+    public var summary: String { "Linear(\(inputSize)→\(outputSize))" }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape == [inputSize] else {
+            throw ModelError.shapeMismatch(layer: summary, expected: "[\(inputSize)]", got: inputShape)
+        }
+        return [outputSize]
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let batch = input.shape[0]
+        precondition(input.count == batch * inputSize, "\(summary) got input \(input.shape)")
+        if mode == .training { self.input = input }
+        let (inSize, outSize) = (inputSize, outputSize)
+        return Tensor(uninitializedShape: [batch, outSize]) { y in
+            let hasBias = bias != nil
+            if let b = bias?.value {
+                b.withUnsafeBufferPointer { b in
+                    for row in 0..<batch { (y.baseAddress! + row * outSize).update(from: b.baseAddress!, count: outSize) }
+                }
+            }
+            input.withUnsafeBufferPointer { x in
+                weight.value.withUnsafeBufferPointer { w in
+                    BLAS.gemm(transposeB: true, m: batch, n: outSize, k: inSize,
+                              a: x.baseAddress!, b: w.baseAddress!, beta: hasBias ? 1 : 0, c: y.baseAddress!)
+                }
+            }
+        }
+    }
+
+    public func backward(_ outputGradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
+        guard let input else { preconditionFailure("\(summary): backward without a training forward") }
+        let batch = input.shape[0]
+        let (inSize, outSize) = (inputSize, outputSize)
+        precondition(outputGradient.shape == [batch, outSize], "\(summary) got gradient \(outputGradient.shape)")
+        outputGradient.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                weight.gradient.withUnsafeMutableBufferPointer { dw in
+                    BLAS.gemm(transposeA: true, m: outSize, n: inSize, k: batch,
+                              a: dy.baseAddress!, b: x.baseAddress!, c: dw.baseAddress!)
+                }
+            }
+            bias?.gradient.withUnsafeMutableBufferPointer { db in
+                columnSums(dy.baseAddress!, rows: batch, columns: outSize, into: db.baseAddress!)
+            }
+        }
+        guard propagate else { return nil }
+        let matrix = feedback ?? weight.value
+        precondition(matrix.shape == weight.value.shape, "\(summary): feedback \(matrix.shape) must match weight \(weight.value.shape)")
+        return Tensor(uninitializedShape: [batch, inSize]) { dx in
+            outputGradient.withUnsafeBufferPointer { dy in
+                matrix.withUnsafeBufferPointer { b in
+                    BLAS.gemm(m: batch, n: inSize, k: outSize, a: dy.baseAddress!, b: b.baseAddress!, c: dx.baseAddress!)
+                }
+            }
+        }
+    }
+}
+
+/// out[j] = Σ_i m[i, j] for a row-major rows×columns matrix.
+@inline(__always)
+func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    out.update(repeating: 0, count: columns)
+    for i in 0..<rows {
+        let row = m + i * columns
+        for j in 0..<columns { out[j] += row[j] }
+    }
+}

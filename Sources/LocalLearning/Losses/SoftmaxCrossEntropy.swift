@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A loss value and its gradient with respect to the prediction.
+public struct LossResult: Sendable {
+    public var loss: Float
+    public var gradient: Tensor
+}
+
+/// Softmax cross-entropy with integer labels, averaged over the batch:
+/// L = −(1/N) Σ_n log softmax(z_n)[y_n];  ∂L/∂z = (softmax(z) − onehot(y)) / N.
+public struct SoftmaxCrossEntropy: Sendable {
+    public init() {}
+
+    public func callAsFunction(_ logits: Tensor, labels: [Int32]) -> LossResult {
+        precondition(logits.rank == 2 && logits.shape[0] == labels.count,
+                     "cross-entropy needs logits [N, C] and N labels, got \(logits.shape) and \(labels.count)")
+        let (batch, classes) = (logits.shape[0], logits.shape[1])
+        var total = 0.0
+        let gradient = Tensor(uninitializedShape: logits.shape) { g in
+            logits.withUnsafeBufferPointer { z in
+                for n in 0..<batch {
+                    let row = z.baseAddress! + n * classes, out = g.baseAddress! + n * classes
+                    let label = Int(labels[n])
+                    precondition(label >= 0 && label < classes, "label \(label) out of range for \(classes) classes")
+                    var peak = row[0]
+                    for k in 1..<classes where row[k] > peak { peak = row[k] }
+                    var sum: Float = 0
+                    for k in 0..<classes {
+                        out[k] = expf(row[k] - peak)
+                        sum += out[k]
+                    }
+                    total += Double(logf(sum) + peak - row[label])
+                    let scale = 1 / (sum * Float(batch))
+                    for k in 0..<classes { out[k] *= scale }
+                    out[label] -= 1 / Float(batch)
+                }
+            }
+        }
+        return LossResult(loss: Float(total / Double(batch)), gradient: gradient)
+    }
+
+    /// How many rows of `logits` have their largest entry at the label (first maximum wins ties).
+    public static func correctCount(_ logits: Tensor, labels: [Int32]) -> Int {
+        let classes = logits.shape[1]
+        return logits.withUnsafeBufferPointer { z in
+            var correct = 0
+            for n in 0..<labels.count {
+                let row = z.baseAddress! + n * classes
+                var best = 0
+                for k in 1..<classes where row[k] > row[best] { best = k }
+                if best == Int(labels[n]) { correct += 1 }
+            }
+            return correct
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// A short run of layers (e.g. conv→BN→activation→pool, or linear→activation): the unit that local
+/// learning rules train and that memory accounting reports.
+public final class Block {
+    public let name: String
+    public let layers: [Layer]
+
+    public init(name: String, layers: [Layer]) {
+        self.name = name
+        self.layers = layers
+    }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try layers.reduce(inputShape) { try $1.outputShape(for: $0) }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        layers.reduce(input) { $1.forward($0, mode: mode) }
+    }
+
+    /// Runs every layer's backward from last to first; returns the gradient at the block's input
+    /// when `propagate` is true (the first layer is told not to compute it otherwise).
+    public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
+        var gradient = outputGradient
+        for (index, layer) in layers.enumerated().reversed() {
+            let needInput = propagate || index > 0
+            guard let g = layer.backward(gradient, propagate: needInput) else { return nil }
+            gradient = g
+        }
+        return gradient
+    }
+
+    public var summary: String { "\(name): " + layers.map(\.summary).joined(separator: " → ") }
+}

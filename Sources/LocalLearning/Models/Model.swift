@@ -1,0 +1,51 @@
+/// A network: a sequence of blocks with a known per-sample input shape and class count.
+public final class Model {
+    public let blocks: [Block]
+    public let inputShape: [Int]
+    public let classes: Int
+    /// The spec string the model was built from, when it was built from one.
+    public let spec: String
+
+    /// Checks that the blocks chain from `inputShape` to `[classes]`.
+    public init(blocks: [Block], inputShape: [Int], classes: Int, spec: String = "custom") throws {
+        self.blocks = blocks
+        self.inputShape = inputShape
+        self.classes = classes
+        self.spec = spec
+        var shape = inputShape
+        for block in blocks { shape = try block.outputShape(for: shape) }
+        guard shape == [classes] else {
+            throw ModelError.invalidSpec(spec: spec, reason: "the network ends in shape \(shape), expected [\(classes)] classes")
+        }
+    }
+
+    public var parameters: [Parameter] { blocks.flatMap(\.parameters) }
+    public var layers: [Layer] { blocks.flatMap(\.layers) }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Logits [N, classes] for a batch [N, inputShape…].
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        blocks.reduce(input) { $1.forward($0, mode: mode) }
+    }
+
+    /// Backpropagates `outputGradient` (∂L/∂logits) through every block, writing every parameter's gradient.
+    public func backward(_ outputGradient: Tensor) {
+        var gradient = outputGradient
+        for (index, block) in blocks.enumerated().reversed() {
+            guard let g = block.backward(gradient, propagate: index > 0) else { return }
+            gradient = g
+        }
+    }
+
+    /// A multi-line description: each block with its layers and output shape, then the parameter count.
+    public var summary: String {
+        var shape = inputShape
+        var lines = ["\(spec): input \(inputShape), \(classes) classes"]
+        for block in blocks {
+            shape = (try? block.outputShape(for: shape)) ?? []
+            lines.append("  \(block.summary)  ⇒ \(shape)")
+        }
+        lines.append("  \(parameterCount) parameters")
+        return lines.joined(separator: "\n")
+    }
+}

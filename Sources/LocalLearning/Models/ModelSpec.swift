@@ -1,0 +1,179 @@
+/// Builds models from spec strings.
+///
+/// - `mlp:784-256x5-10:tanh` — layer sizes (`WxN` repeats a width N times), then options:
+///   an activation (`ActivationFunction.names`), `bn` (BatchNorm after each hidden linear layer),
+///   `dropout0.2` (dropout after each hidden activation).
+/// - `cnn:64,M,128,M,256,256,M,512,M` — VGG-style: a number is a conv3×3(pad 1)→BatchNorm→activation
+///   block of that width, `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
+///   an activation (default leakyrelu), `fc512` (a hidden linear→BN→activation block; repeatable),
+///   `nobn`, `dropout0.5` (before each linear layer). The classifier is a final linear layer.
+/// - Presets: `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
+///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`.
+public enum ModelSpec {
+    public static let presets: [String: String] = [
+        "smallconv": "cnn:32,M,64,M,128,A2:leakyrelu:fc512",
+        "vgg8": "cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024",
+    ]
+
+    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W,M,W,…,A2[:ACT][:fcN][:nobn][:dropoutP], smallconv, vgg8"
+
+    /// Builds the model `spec` for inputs of per-sample shape `inputShape` ([C, H, W]) and `classes` outputs.
+    public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
+                             initializer: Initializer = .pytorchDefault) throws -> Model {
+        var rng = SeededGenerator(seed: seed)
+        let resolved = presets[spec.lowercased()] ?? spec
+        let parts = resolved.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard let kind = parts.first?.lowercased(), parts.count >= 2 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "expected one of \(help)")
+        }
+        let blocks: [Block]
+        switch kind {
+        case "mlp":
+            blocks = try mlp(spec, sizes: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape,
+                             classes: classes, initializer: initializer, rng: &rng)
+        case "cnn":
+            blocks = try cnn(spec, layers: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape,
+                             classes: classes, initializer: initializer, rng: &rng)
+        default:
+            throw ModelError.invalidSpec(spec: spec, reason: "unknown model kind '\(kind)'; expected one of \(help)")
+        }
+        do {
+            return try Model(blocks: blocks, inputShape: inputShape, classes: classes, spec: spec)
+        } catch let error as ModelError {
+            if case .invalidSpec = error { throw error }
+            throw ModelError.invalidSpec(spec: spec, reason: error.description)
+        }
+    }
+
+    struct Options {
+        var activation: ActivationFunction
+        var batchNorm: Bool
+        var dropout: Float = 0
+        var hiddenFC: [Int] = []
+    }
+
+    static func parseOptions(_ spec: String, _ tokens: [String], defaultActivation: ActivationFunction,
+                             defaultBatchNorm: Bool, allowFC: Bool) throws -> Options {
+        var options = Options(activation: defaultActivation, batchNorm: defaultBatchNorm)
+        for token in tokens where !token.isEmpty {
+            let t = token.lowercased()
+            if let act = ActivationFunction(name: t) {
+                options.activation = act
+            } else if t == "bn" {
+                options.batchNorm = true
+            } else if t == "nobn" {
+                options.batchNorm = false
+            } else if t.hasPrefix("dropout"), let p = Float(t.dropFirst("dropout".count).drop { $0 == "=" }), p >= 0, p < 1 {
+                options.dropout = p
+            } else if allowFC, t.hasPrefix("fc"), let width = Int(t.dropFirst(2)), width > 0 {
+                options.hiddenFC.append(width)
+            } else {
+                throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN" : "")")
+            }
+        }
+        return options
+    }
+
+    static func mlp(_ spec: String, sizes: String, options tokens: [String], inputShape: [Int], classes: Int,
+                    initializer: Initializer, rng: inout SeededGenerator) throws -> [Block] {
+        var widths: [Int] = []
+        for token in sizes.split(separator: "-", omittingEmptySubsequences: false) {
+            let pieces = token.split(separator: "x", omittingEmptySubsequences: false)
+            guard (1...2).contains(pieces.count), let width = Int(pieces[0]), width > 0,
+                  let repeats = pieces.count == 2 ? Int(pieces[1]) : 1, repeats > 0 else {
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a layer size (WIDTH or WIDTHxCOUNT)")
+            }
+            widths += Array(repeating: width, count: repeats)
+        }
+        guard widths.count >= 2 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "an MLP needs at least an input and an output size")
+        }
+        let inputSize = inputShape.reduce(1, *)
+        guard widths.first == inputSize else {
+            throw ModelError.invalidSpec(spec: spec, reason: "input size \(widths[0]) does not match the data's \(inputSize) (\(inputShape.map(String.init).joined(separator: "×")))")
+        }
+        guard widths.last == classes else {
+            throw ModelError.invalidSpec(spec: spec, reason: "output size \(widths.last!) does not match the data's \(classes) classes")
+        }
+        let options = try parseOptions(spec, tokens, defaultActivation: .tanh, defaultBatchNorm: false, allowFC: false)
+        var blocks: [Block] = []
+        for i in 0..<(widths.count - 1) {
+            var layers: [Layer] = i == 0 ? [Flatten()] : []
+            layers.append(Linear(widths[i], widths[i + 1], initializer: initializer, rng: &rng))
+            if i < widths.count - 2 {
+                if options.batchNorm { layers.append(BatchNorm(channels: widths[i + 1])) }
+                layers.append(Activation(options.activation))
+                if options.dropout > 0 { layers.append(Dropout(probability: options.dropout, rng: &rng)) }
+                blocks.append(Block(name: "fc\(i + 1)", layers: layers))
+            } else {
+                blocks.append(Block(name: "classifier", layers: layers))
+            }
+        }
+        return blocks
+    }
+
+    static func cnn(_ spec: String, layers description: String, options tokens: [String], inputShape: [Int],
+                    classes: Int, initializer: Initializer, rng: inout SeededGenerator) throws -> [Block] {
+        guard inputShape.count == 3 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "a CNN needs image input [C, H, W], got \(inputShape)")
+        }
+        let options = try parseOptions(spec, tokens, defaultActivation: .leakyReLU(slope: 0.01), defaultBatchNorm: true,
+                                       allowFC: true)
+        var blocks: [Block] = []
+        var current: [Layer] = []
+        var channels = inputShape[0]
+        var shape = inputShape
+        func close() {
+            if !current.isEmpty { blocks.append(Block(name: "conv\(blocks.count + 1)", layers: current)) }
+            current = []
+        }
+        func append(_ layer: Layer) throws {
+            do { shape = try layer.outputShape(for: shape) } catch let error as ModelError {
+                throw ModelError.invalidSpec(spec: spec, reason: error.description)
+            }
+            current.append(layer)
+        }
+        for token in description.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingSpaces() }) {
+            if let width = Int(token), width > 0 {
+                close()
+                try append(Conv2D(channels, width, kernelSize: 3, padding: 1, bias: true, initializer: initializer, rng: &rng))
+                if options.batchNorm { try append(BatchNorm(channels: width)) }
+                try append(Activation(options.activation))
+                channels = width
+            } else if token.uppercased() == "M" {
+                guard !current.isEmpty else { throw ModelError.invalidSpec(spec: spec, reason: "'M' must follow a convolution") }
+                try append(MaxPool2D(kernelSize: 2))
+            } else if token.uppercased().hasPrefix("A"), let size = Int(token.dropFirst()), size > 0 {
+                guard !current.isEmpty else { throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' must follow a convolution") }
+                try append(AdaptiveAvgPool2D(size))
+            } else {
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a conv width, M (max-pool) or A<size> (adaptive average pool)")
+            }
+        }
+        close()
+        guard !blocks.isEmpty else { throw ModelError.invalidSpec(spec: spec, reason: "no convolution layers") }
+        var features = shape.reduce(1, *)
+        var flattened = false
+        for (i, width) in options.hiddenFC.enumerated() {
+            var layers: [Layer] = flattened ? [] : [Flatten()]
+            flattened = true
+            if options.dropout > 0 { layers.append(Dropout(probability: options.dropout, rng: &rng)) }
+            layers.append(Linear(features, width, initializer: initializer, rng: &rng))
+            if options.batchNorm { layers.append(BatchNorm(channels: width)) }
+            layers.append(Activation(options.activation))
+            blocks.append(Block(name: "fc\(i + 1)", layers: layers))
+            features = width
+        }
+        var classifier: [Layer] = flattened ? [] : [Flatten()]
+        if options.dropout > 0 { classifier.append(Dropout(probability: options.dropout, rng: &rng)) }
+        classifier.append(Linear(features, classes, initializer: initializer, rng: &rng))
+        blocks.append(Block(name: "classifier", layers: classifier))
+        return blocks
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,43 @@
+/// Updates parameters from the gradients a learning rule wrote into them.
+public protocol Optimizer: AnyObject {
+    /// The step size of the next update; a schedule sets it before each step.
+    var learningRate: Float { get set }
+    func update(_ parameters: [Parameter])
+}
+
+/// Per-parameter state of an optimizer, created on first use and keyed by the parameter's identity.
+final class OptimizerSlots {
+    final class Slot {
+        var first: [Float]
+        var second: [Float]
+        var steps = 0
+        init(count: Int) {
+            first = [Float](repeating: 0, count: count)
+            second = [Float](repeating: 0, count: count)
+        }
+    }
+
+    private var slots: [ObjectIdentifier: Slot] = [:]
+
+    func slot(for parameter: Parameter) -> Slot {
+        let key = ObjectIdentifier(parameter)
+        if let slot = slots[key] { return slot }
+        let slot = Slot(count: parameter.value.count)
+        slots[key] = slot
+        return slot
+    }
+}
+
+/// Parses optimizer names for the CLI.
+public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
+    case sgd, adam, adamw, adamax
+
+    public func make(learningRate: Float, momentum: Float, nesterov: Bool, weightDecay: Float) -> Optimizer {
+        switch self {
+        case .sgd: SGD(learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        case .adam: Adam(learningRate: learningRate, weightDecay: weightDecay, decoupled: false)
+        case .adamw: Adam(learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
+        case .adamax: Adamax(learningRate: learningRate, weightDecay: weightDecay)
+        }
+    }
+}

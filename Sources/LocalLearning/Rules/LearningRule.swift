@@ -1,0 +1,39 @@
+/// A labelled batch: images [N, C, H, W] and N integer labels.
+public struct Batch: Sendable {
+    public var images: Tensor
+    public var labels: [Int32]
+
+    public init(images: Tensor, labels: [Int32]) {
+        precondition(images.shape.first == labels.count, "batch of \(images.shape) images and \(labels.count) labels")
+        self.images = images
+        self.labels = labels
+    }
+
+    public var count: Int { labels.count }
+}
+
+/// What one training step reports.
+public struct StepStatistics: Sendable {
+    /// Mean loss over the batch (the rule's training objective at the output).
+    public var loss: Float
+    /// Samples whose training-mode prediction was right.
+    public var correct: Int
+    public var count: Int
+
+    public init(loss: Float, correct: Int, count: Int) {
+        self.loss = loss
+        self.correct = correct
+        self.count = count
+    }
+}
+
+/// A learning rule: given the model and a batch, decides what signal each layer receives,
+/// computes the parameter updates and applies them through the optimizer.
+///
+/// The training loop knows nothing rule-specific. State the rule needs (feedback matrices, error
+/// synapses, auxiliary heads) belongs to the rule.
+public protocol LearningRule: AnyObject {
+    /// The name users know the rule by (`bp`, `fa`, …).
+    var name: String { get }
+    func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// Measures the main kernels and one BP training epoch of the two reference workloads.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure GEMM, convolution, elementwise kernels and BP epochs (release builds only give meaningful figures)."
+    )
+
+    @Option(help: "Folder holding mnist/ and fashion-mnist/ (e.g. ../shared/datasets); synthetic data of the same shape otherwise.")
+    var dataDir: String?
+
+    @Option(help: "BLAS threads.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Model whose layers `--only layers` times.")
+    var model = "smallconv"
+
+    @Option(help: "Which parts to run: kernels, layers, mlp, smallconv (comma-separated).")
+    var only = "kernels,mlp,smallconv"
+
+    @Option(help: "Epochs to time per workload (the best is reported).")
+    var epochs = 1
+
+    @Option(help: "Write the figures as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        Runtime.configure(threads: threads)
+        let parts = Set(only.split(separator: ",").map(String.init))
+        var results: [String: Double] = [:]
+        print("locallearn bench: \(threads) BLAS thread\(threads == 1 ? "" : "s")")
+        if parts.contains("kernels") { results.merge(kernels()) { $1 } }
+        if parts.contains("layers") { try layerTimes() }
+        if parts.contains("mlp") {
+            results["mlp_bp_sgd_samples_per_s"] = try epoch(model: "mlp:784-256x5-10:tanh", dataset: .mnist,
+                                                            optimizer: SGD(learningRate: 0.01, momentum: 0.9))
+        }
+        if parts.contains("smallconv") {
+            results["smallconv_bp_adam_samples_per_s"] = try epoch(model: "smallconv", dataset: .fashionMNIST,
+                                                                   optimizer: Adam(learningRate: 1e-3))
+        }
+        if let json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
+            try data.write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// Median wall time of `body` over `repeats` runs after one warm-up.
+    func time(repeats: Int, _ body: () -> Void) -> Double {
+        body()
+        var samples: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    func kernels() -> [String: Double] {
+        var rng = SeededGenerator(seed: 7)
+        var out: [String: Double] = [:]
+        for (m, n, k, label) in [(1024, 1024, 1024, "1024³"), (128, 256, 784, "128×784·784×256"),
+                                 (128, 256, 256, "128×256·256×256"), (64, 25088, 288, "64×288·288×25088 (conv2 im2col)")] {
+            let a = Tensor.uniform([m, k], bound: 1, using: &rng), b = Tensor.uniform([k, n], bound: 1, using: &rng)
+            let seconds = time(repeats: m == 1024 ? 5 : 50) { _ = BLAS.matmul(a, b) }
+            let gflops = 2 * Double(m * n * k) / seconds / 1e9
+            print(String(format: "  gemm %-34@ %8.1f GFLOP/s", label as NSString, gflops))
+            out["gemm_\(m)x\(n)x\(k)_gflops"] = gflops
+        }
+        let conv = Conv2D(32, 64, kernelSize: 3, padding: 1, rng: &rng)
+        let x = Tensor.uniform([128, 32, 14, 14], bound: 1, using: &rng)
+        let forward = time(repeats: 10) { _ = conv.forward(x, mode: .training) }
+        let dy = Tensor.uniform([128, 64, 14, 14], bound: 1, using: &rng)
+        let backward = time(repeats: 10) { _ = conv.backward(dy, propagate: true) }
+        let macs = Double(128 * 64 * 196 * 288)
+        print(String(format: "  conv 32→64 3×3 14×14 batch 128: forward %.2f ms (%.0f GFLOP/s), backward %.2f ms (%.0f GFLOP/s)",
+                     forward * 1e3, 2 * macs / forward / 1e9, backward * 1e3, 4 * macs / backward / 1e9))
+        out["conv_forward_ms"] = forward * 1e3
+        out["conv_backward_ms"] = backward * 1e3
+        let count = 1 << 20
+        let v = Tensor.uniform([count], bound: 4, using: &rng)
+        for function in [ActivationFunction.tanh, .relu, .sigmoid, .elu(alpha: 1)] {
+            let seconds = time(repeats: 20) { _ = function.apply(v) }
+            print(String(format: "  %-10@ %.3f ns/element", function.name as NSString, seconds / Double(count) * 1e9))
+            out["elementwise_\(function.name.lowercased())_ns"] = seconds / Double(count) * 1e9
+        }
+        return out
+    }
+
+    /// Forward and backward wall time of each layer of `model` at batch 128 on random 28×28 inputs.
+    func layerTimes() throws {
+        var rng = SeededGenerator(seed: 5)
+        let network = try ModelSpec.build(model, inputShape: [1, 28, 28], classes: 10, seed: 1)
+        var x = Tensor.uniform([128, 1, 28, 28], bound: 1, using: &rng)
+        var inputs: [Tensor] = []
+        print("  \(model), batch 128: per-layer forward / backward (median ms)")
+        var total = (0.0, 0.0)
+        for layer in network.layers {
+            inputs.append(x)
+            let input = x
+            let forward = time(repeats: 5) { x = layer.forward(input, mode: .training) }
+            let dy = Tensor.uniform(x.shape, bound: 1, using: &rng)
+            let backward = time(repeats: 5) { _ = layer.backward(dy, propagate: true) }
+            total.0 += forward
+            total.1 += backward
+            print(String(format: "    %-48@ %8.2f %8.2f", layer.summary as NSString, forward * 1e3, backward * 1e3))
+        }
+        print(String(format: "    %-48@ %8.2f %8.2f", "total" as NSString, total.0 * 1e3, total.1 * 1e3))
+    }
+
+    /// Samples per second of BP training epochs (best of `epochs`), excluding evaluation.
+    func epoch(model spec: String, dataset name: DatasetName, optimizer: Optimizer) throws -> Double {
+        let train: Dataset
+        if let dataDir {
+            train = try name.load(directory: "\(dataDir)/\(name.rawValue)").train
+        } else {
+            var rng = SeededGenerator(seed: 3)
+            let images = Tensor.uniform([60_000, 1, 28, 28], bound: 1, using: &rng)
+            train = Dataset(name: "synthetic", images: images, labels: (0..<60_000).map { Int32($0 % 10) }, classes: 10)
+        }
+        let model = try ModelSpec.build(spec, inputShape: train.sampleShape, classes: train.classes, seed: 1)
+        let rule = Backprop()
+        let loader = DataLoader(dataset: train, batchSize: 128, seed: 1)
+        var best = 0.0
+        for e in 0..<epochs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            loader.forEachBatch(epoch: e) { _, batch in _ = rule.step(model: model, batch: batch, optimizer: optimizer) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, Double(train.count) / seconds)
+            print(String(format: "  %@ on %@ (%@), BP, batch 128: epoch %d %.2f s, %.0f samples/s", spec, name.rawValue,
+                         dataDir == nil ? "synthetic" : "real", e + 1, seconds, Double(train.count) / seconds))
+        }
+        return best
+    }
+}

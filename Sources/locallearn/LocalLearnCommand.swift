@@ -1,0 +1,17 @@
+import ArgumentParser
+import LocalLearning
+
+@main
+struct LocalLearnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "locallearn",
+        abstract: "Train neural networks with backprop and local learning rules, side by side.",
+        subcommands: [TrainCommand.self, BenchCommand.self],
+        defaultSubcommand: TrainCommand.self
+    )
+
+    static func main() {
+        Runtime.restartWithBLASThreadTimeoutIfNeeded()
+        main(nil)
+    }
+}

@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// The options of a training run, as resolved from the command line (written to the run log).
+struct RunConfiguration: Codable {
+    var rule: String
+    var model: String
+    var dataset: String
+    var dataDir: String?
+    var epochs: Int
+    var batchSize: Int
+    var optimizer: String
+    var learningRate: Float
+    var momentum: Float
+    var nesterov: Bool
+    var weightDecay: Float
+    var schedule: String
+    var warmupEpochs: Int
+    var seed: UInt64
+    var threads: Int
+    var cropPadding: Int
+    var horizontalFlip: Bool
+    var trainLimit: Int?
+    var initializer: String
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model with a learning rule; with no arguments, a small MLP on the embedded Fashion-MNIST subset."
+    )
+
+    @Option(help: "Learning rule: \(RuleRegistry.help).")
+    var rule = "bp"
+
+    @Option(help: "Model spec: \(ModelSpec.help).")
+    var model = "mlp:784-256x2-10:relu"
+
+    @Option(help: "Dataset: \(DatasetName.names).")
+    var dataset = DatasetName.embedded.rawValue
+
+    @Option(help: "Folder holding the dataset's files (or its parent), e.g. ../shared/datasets/mnist.")
+    var dataDir: String?
+
+    @Option(help: "Training epochs.")
+    var epochs = 10
+
+    @Option(help: "Batch size.")
+    var batchSize = 128
+
+    @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var optimizer = "adam"
+
+    @Option(help: "Base learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: "SGD momentum.")
+    var momentum: Float = 0.9
+
+    @Flag(help: "Use Nesterov momentum with SGD.")
+    var nesterov = false
+
+    @Option(help: "Weight decay (L2 for sgd/adam/adamax, decoupled for adamw).")
+    var weightDecay: Float = 0
+
+    @Option(help: "Learning-rate schedule: constant, cosine, step:EPOCHS:FACTOR (e.g. step:30:0.1).")
+    var schedule = "constant"
+
+    @Option(help: "Linear warm-up epochs before a cosine schedule.")
+    var warmupEpochs = 0
+
+    @Option(help: "Random seed: initialisation, data order, dropout and augmentation.")
+    var seed: UInt64 = 1
+
+    @Option(help: "BLAS threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Random-crop augmentation: zero padding in pixels (0 = off).")
+    var cropPadding = 0
+
+    @Flag(help: "Random horizontal-flip augmentation.")
+    var horizontalFlip = false
+
+    @Option(help: "Use only the first N training samples.")
+    var trainLimit: Int?
+
+    @Option(help: "Weight initialiser: \(Initializer.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var initializer = Initializer.pytorchDefault.rawValue
+
+    @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
+    var log: String?
+
+    @Flag(help: "Print the model's blocks and layers before training.")
+    var showModel = false
+
+    func validate() throws {
+        guard RuleRegistry.make(rule) != nil else { throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)") }
+        guard DatasetName(rawValue: dataset) != nil else {
+            throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
+        }
+        guard OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("unknown optimizer '\(optimizer)'; expected one of: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard Initializer(rawValue: initializer) != nil else {
+            throw ValidationError("unknown initializer '\(initializer)'; expected one of: \(Initializer.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard epochs > 0 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
+        _ = try parseSchedule()
+        if DatasetName(rawValue: dataset) != .embedded && dataDir == nil {
+            throw ValidationError("--dataset \(dataset) needs --data-dir: the folder holding its files (e.g. ../shared/datasets/\(dataset))")
+        }
+    }
+
+    func parseSchedule() throws -> LearningRateSchedule {
+        let parts = schedule.split(separator: ":").map(String.init)
+        switch parts.first {
+        case "constant" where parts.count == 1: return .constant
+        case "cosine" where parts.count == 1: return .cosine(warmupSteps: 0)
+        case "step" where parts.count == 3:
+            if let every = Int(parts[1]), every > 0, let factor = Float(parts[2]), factor > 0 {
+                return .step(everyEpochs: every, factor: factor)
+            }
+        default: break
+        }
+        throw ValidationError("bad --schedule '\(schedule)'; expected constant, cosine or step:EPOCHS:FACTOR")
+    }
+
+    var runConfiguration: RunConfiguration {
+        RunConfiguration(rule: rule, model: model, dataset: dataset, dataDir: dataDir, epochs: epochs, batchSize: batchSize,
+                         optimizer: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov,
+                         weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
+                         threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
+                         trainLimit: trainLimit, initializer: initializer)
+    }
+
+    func run() throws {
+        Runtime.configure(threads: threads)
+        let splits: DatasetSplits
+        do {
+            splits = try DatasetName(rawValue: dataset)!.load(directory: dataDir)
+        } catch let error as DataError {
+            throw ValidationError(error.description)
+        }
+        let train = splits.train.prefix(trainLimit)
+        let network: Model
+        do {
+            network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
+                                          initializer: Initializer(rawValue: initializer)!)
+        } catch let error as ModelError {
+            throw ValidationError(error.description)
+        }
+        let learningRule = RuleRegistry.make(rule)!
+        let kind = OptimizerKind(rawValue: optimizer)!
+        let opt = kind.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,
+                                augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip), seed: seed)
+        var lrSchedule = try parseSchedule()
+        if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
+        let trainer = Trainer(model: network, rule: learningRule, optimizer: opt, schedule: lrSchedule,
+                              trainLoader: loader, testSet: splits.test, epochs: epochs)
+
+        print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
+              + "(\(train.count) train / \(splits.test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
+              + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
+        if showModel { print(network.summary) }
+        let runLog = try log.map { try RunLog(path: $0) }
+        try runLog?.write(type: "config", runConfiguration)
+
+        let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+        let reports = try trainer.run(
+            progress: { epoch, step, steps, stats in
+                progress.update("epoch \(epoch)/\(epochs) step \(step)/\(steps)  loss \(String(format: "%.4f", stats.loss))",
+                                fraction: Double(step) / Double(steps))
+            },
+            epochDone: { report in
+                progress.clear()
+                print(Self.format(report, epochs: epochs))
+                try runLog?.write(type: "epoch", report)
+            })
+        let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
+        let last = reports.last!
+        print(String(format: "done: final test accuracy %.2f%%, best %.2f%% (epoch %d), %.1f s, peak RSS %.0f MiB",
+                     last.testAccuracy * 100, best.testAccuracy * 100, best.epoch, last.elapsedSeconds,
+                     Double(Runtime.peakResidentBytes) / 1_048_576))
+        try runLog?.write(type: "summary", Summary(finalTestAccuracy: last.testAccuracy, bestTestAccuracy: best.testAccuracy,
+                                                   bestEpoch: best.epoch, elapsedSeconds: last.elapsedSeconds,
+                                                   peakResidentBytes: Runtime.peakResidentBytes))
+    }
+
+    struct Summary: Codable {
+        var finalTestAccuracy: Double
+        var bestTestAccuracy: Double
+        var bestEpoch: Int
+        var elapsedSeconds: Double
+        var peakResidentBytes: Int
+    }
+
+    static func format(_ r: EpochReport, epochs: Int) -> String {
+        let width = String(epochs).count
+        let epoch = String(repeating: " ", count: max(0, width - String(r.epoch).count)) + String(r.epoch)
+        return String(format: "epoch %@/%d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%% (best %6.2f%%)  %8.0f samples/s  %6.1f s  [%.0f s]",
+                      epoch, epochs, r.trainLoss, r.trainAccuracy * 100, r.testLoss, r.testAccuracy * 100,
+                      r.bestTestAccuracy * 100, r.samplesPerSecond, r.trainSeconds, r.elapsedSeconds)
+    }
+}
+
+/// A single self-overwriting status line on standard error (only when it is a terminal).
+final class ProgressLine {
+    private let enabled: Bool
+    private var lastDraw = DispatchTime.now().uptimeNanoseconds
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ text: String, fraction: Double) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastDraw > 100_000_000 || fraction >= 1 else { return }
+        lastDraw = now
+        let filled = Int(fraction * 20)
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 20 - filled)
+        FileHandle.standardError.write("\r\u{1B}[K[\(bar)] \(text)".data(using: .utf8)!)
+    }
+
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+    }
+}
