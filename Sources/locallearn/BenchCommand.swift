@@ -81,6 +81,15 @@ struct BenchCommand: ParsableCommand {
                      forward * 1e3, 2 * macs / forward / 1e9, backward * 1e3, 4 * macs / backward / 1e9))
         out["conv_forward_ms"] = forward * 1e3
         out["conv_backward_ms"] = backward * 1e3
+        let g = ConvolutionGeometry(channels: 32, height: 14, width: 14, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1)
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * 128 * g.outputPlane)
+        defer { columns.deallocate() }
+        var image = [Float](repeating: 0, count: x.count)
+        let unfold = time(repeats: 20) { x.withUnsafeBufferPointer { Im2col.unfold($0.baseAddress!, batch: 128, geometry: g, into: columns) } }
+        let fold = time(repeats: 20) { Im2col.fold(columns, batch: 128, geometry: g, into: &image) }
+        print(String(format: "  im2col 32×14×14, 3×3 pad 1, batch 128: unfold %.2f ms, fold %.2f ms", unfold * 1e3, fold * 1e3))
+        out["im2col_unfold_ms"] = unfold * 1e3
+        out["im2col_fold_ms"] = fold * 1e3
         let count = 1 << 20
         let v = Tensor.uniform([count], bound: 4, using: &rng)
         for function in [ActivationFunction.tanh, .relu, .sigmoid, .elu(alpha: 1)] {

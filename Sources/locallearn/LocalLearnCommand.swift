@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LocalLearning
 
 @main
@@ -12,6 +13,7 @@ struct LocalLearnCommand: ParsableCommand {
 
     static func main() {
         Runtime.restartWithBLASThreadTimeoutIfNeeded()
+        Runtime.lineBufferStandardOutput()
         main(nil)
     }
 }

@@ -144,7 +144,7 @@ struct TrainCommand: ParsableCommand {
         do {
             splits = try DatasetName(rawValue: dataset)!.load(directory: dataDir)
         } catch let error as DataError {
-            throw ValidationError(error.description)
+            throw CommandError(error.description)
         }
         let train = splits.train.prefix(trainLimit)
         let network: Model
@@ -152,7 +152,7 @@ struct TrainCommand: ParsableCommand {
             network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
                                           initializer: Initializer(rawValue: initializer)!)
         } catch let error as ModelError {
-            throw ValidationError(error.description)
+            throw CommandError(error.description)
         }
         let learningRule = RuleRegistry.make(rule)!
         let kind = OptimizerKind(rawValue: optimizer)!
@@ -230,4 +230,10 @@ final class ProgressLine {
         guard enabled else { return }
         FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
     }
+}
+
+/// A failure found while running a command: printed as one `Error:` line, without the usage text.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -58,9 +58,9 @@ public enum ActivationFunction: Sendable, Equatable {
         case .tanh: VectorMath.tanh(x, y, count: count)
         case .sigmoid: VectorMath.sigmoid(x, y, count: count)
         case let .elu(alpha):
-            VectorMath.map(x, y, count: count) { v in
-                let negative = alpha * (VectorMath.exp(v.clamped(lowerBound: .init(repeating: -88), upperBound: .zero)) - 1)
-                return negative.replacing(with: v, where: v .> 0)
+            for i in 0..<count {
+                let negative = alpha * (VectorMath.exp(x[i] < 0 ? x[i] : 0) - 1)
+                y[i] = x[i] > 0 ? x[i] : negative
             }
         case .sign: for i in 0..<count { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : 0) }
         case .identity: y.update(from: x, count: count)

@@ -1,26 +1,23 @@
 /// Average pooling over k×k windows (PyTorch semantics: floor mode, zero padding counted in the
 /// divisor, `count_include_pad=True`).
 public final class AvgPool2D: WindowAveragingLayer {
-    public let kernelSize, stride, padding: Int
+    public let window: PoolingWindow
     var cachedInputShape: [Int] = []
 
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        precondition(kernelSize > 0 && (stride ?? kernelSize) > 0 && padding >= 0 && 2 * padding <= kernelSize,
-                     "AvgPool2D needs kernel > 0, stride > 0, 0 ≤ padding ≤ kernel/2")
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
-        self.padding = padding
+        window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
-    public var summary: String { "AvgPool2D(\(kernelSize)×\(kernelSize), stride \(stride))" }
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
+    public var padding: Int { window.padding }
 
-    private func outputSize(_ n: Int) -> Int { (n + 2 * padding - kernelSize) / stride + 1 }
+    public var summary: String { "AvgPool2D(\(window.description))" }
+
+    private func outputSize(_ n: Int) -> Int { window.outputSize(n) }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 3, inputShape[1] + 2 * padding >= kernelSize, inputShape[2] + 2 * padding >= kernelSize else {
-            throw ModelError.shapeMismatch(layer: summary, expected: "[C, H ≥ \(kernelSize), W ≥ \(kernelSize)]", got: inputShape)
-        }
-        return [inputShape[0], outputSize(inputShape[1]), outputSize(inputShape[2])]
+        try window.outputShape(for: inputShape, layer: summary)
     }
 
     func windows(height: Int, width: Int) -> WindowAverage {

@@ -11,7 +11,8 @@ public final class BatchNorm: Layer {
     public let shift: Parameter        // β
     public private(set) var runningMean: Tensor
     public private(set) var runningVariance: Tensor
-    private var normalized = Tensor(shape: [0])      // x̂ of the last training forward
+    private var input = Tensor(shape: [0])           // x of the last training forward
+    private var mean: [Float] = []
     private var inverseStd: [Float] = []
     private var lastMode: Mode = .evaluation
 
@@ -46,17 +47,20 @@ public final class BatchNorm: Layer {
             input.withUnsafeBufferPointer { x in
                 mean.withUnsafeMutableBufferPointer { meanOut in
                     variance.withUnsafeMutableBufferPointer { varianceOut in
-                        Parallel.forRanges(C, costPerItem: 2 * batch * spatial) { range in
+                        Parallel.forRanges(C, costPerItem: batch * spatial) { range in
                             for c in range {
-                                var s: Float = 0
-                                for n in 0..<batch { s += VectorMath.sum(x.baseAddress! + (n * C + c) * spatial, count: spatial) }
-                                let mu = s / m
-                                var q: Float = 0
+                                // One pass over data shifted by the channel's first value: stable for
+                                // |mean| ≫ std, unlike the raw E[x²] − E[x]².
+                                let shift = x[c * spatial]
+                                var sum: Float = 0, squares: Float = 0
                                 for n in 0..<batch {
-                                    q += VectorMath.sumOfSquaredDeviations(x.baseAddress! + (n * C + c) * spatial, count: spatial, from: mu)
+                                    let (s, q) = VectorMath.shiftedSums(x.baseAddress! + (n * C + c) * spatial, count: spatial, shift: shift)
+                                    sum += s
+                                    squares += q
                                 }
-                                meanOut[c] = mu
-                                varianceOut[c] = q / m
+                                let meanShifted = sum / m
+                                meanOut[c] = shift + meanShifted
+                                varianceOut[c] = max(squares / m - meanShifted * meanShifted, 0)
                             }
                         }
                     }
@@ -76,55 +80,49 @@ public final class BatchNorm: Layer {
         lastMode = mode
         inverseStd = invStd
         let gamma = scale.value.scalars, beta = shift.value.scalars
-        // y = γ·x̂ + β with x̂ = (x − μ)/σ; x̂ is kept for backward in training.
-        let training = mode == .training
-        var xhat = Tensor(shape: training ? input.shape : [0])
+        // y = γ·(x − μ)/σ + β; training keeps x, μ and 1/σ, from which backward recomputes x̂.
         let y = Tensor(uninitializedShape: input.shape) { y in
             input.withUnsafeBufferPointer { x in
-                xhat.withUnsafeMutableBufferPointer { xh in
-                    Parallel.forRanges(batch * C, costPerItem: spatial) { planes in
-                        for plane in planes {
-                            let c = plane % C, offset = plane * spatial
-                            let mu = mean[c], s = invStd[c], g = gamma[c], b = beta[c]
-                            if training {
-                                for i in 0..<spatial {
-                                    let v = (x[offset + i] - mu) * s
-                                    xh[offset + i] = v
-                                    y[offset + i] = v * g + b
-                                }
-                            } else {
-                                for i in 0..<spatial { y[offset + i] = (x[offset + i] - mu) * s * g + b }
-                            }
-                        }
+                Parallel.forRanges(batch * C, costPerItem: spatial) { planes in
+                    for plane in planes {
+                        let c = plane % C, offset = plane * spatial
+                        let a = invStd[c] * gamma[c], b = beta[c] - mean[c] * a
+                        for i in 0..<spatial { y[offset + i] = x[offset + i] * a + b }
                     }
                 }
             }
         }
-        normalized = xhat
+        if mode == .training {
+            self.input = input
+            self.mean = mean
+        } else {
+            self.input = Tensor(shape: [0])
+        }
         return y
     }
 
     public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
         let batch = outputGradient.shape[0], C = channels, spatial = outputGradient.count / (batch * C)
-        let gamma = scale.value.scalars, invStd = inverseStd
+        let gamma = scale.value.scalars, invStd = inverseStd, mean = self.mean
         precondition(lastMode == .training, "\(summary): backward needs a training-mode forward")
-        precondition(normalized.shape == outputGradient.shape, "\(summary): backward without a matching training forward")
+        precondition(input.shape == outputGradient.shape, "\(summary): backward without a matching training forward")
         let m = Float(batch * spatial)
         var dGamma = [Float](repeating: 0, count: C), dBeta = [Float](repeating: 0, count: C)
         outputGradient.withUnsafeBufferPointer { dy in
-            normalized.withUnsafeBufferPointer { xh in
+            input.withUnsafeBufferPointer { x in
                 dGamma.withUnsafeMutableBufferPointer { dGamma in
                     dBeta.withUnsafeMutableBufferPointer { dBeta in
                         Parallel.forRanges(C, costPerItem: 2 * batch * spatial) { range in
                             for c in range {
+                                // Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ
                                 var sum: Float = 0, dot: Float = 0
                                 for n in 0..<batch {
                                     let offset = (n * C + c) * spatial
                                     sum += VectorMath.sum(dy.baseAddress! + offset, count: spatial)
-                                    dot += VectorMath.dot(dy.baseAddress! + offset, xh.baseAddress! + offset, count: spatial)
+                                    dot += VectorMath.dot(dy.baseAddress! + offset, x.baseAddress! + offset, count: spatial)
                                 }
                                 dBeta[c] = sum
-                                dGamma[c] = dot
+                                dGamma[c] = (dot - mean[c] * sum) * invStd[c]
                             }
                         }
                     }
@@ -137,14 +135,14 @@ public final class BatchNorm: Layer {
         // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))
         return Tensor(uninitializedShape: outputGradient.shape) { dx in
             outputGradient.withUnsafeBufferPointer { dy in
-                normalized.withUnsafeBufferPointer { xh in
+                input.withUnsafeBufferPointer { x in
                     Parallel.forRanges(batch * C, costPerItem: spatial) { planes in
                         for plane in planes {
                             let c = plane % C, offset = plane * spatial
-                            let k = gamma[c] * invStd[c]
+                            let k = gamma[c] * invStd[c], mu = mean[c], s = invStd[c]
                             let meanDy = dBeta[c] / m, meanDyXhat = dGamma[c] / m
                             for i in 0..<spatial {
-                                dx[offset + i] = k * (dy[offset + i] - meanDy - xh[offset + i] * meanDyXhat)
+                                dx[offset + i] = k * (dy[offset + i] - meanDy - (x[offset + i] - mu) * s * meanDyXhat)
                             }
                         }
                     }

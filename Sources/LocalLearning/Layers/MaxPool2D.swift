@@ -1,27 +1,24 @@
 /// Max pooling over k×k windows of an [N, C, H, W] input (PyTorch semantics, floor mode,
 /// implicit −∞ padding). Backward routes each output gradient to the position of its maximum.
 public final class MaxPool2D: Layer {
-    public let kernelSize, stride, padding: Int
+    public let window: PoolingWindow
     private var argmax: [Int32] = []          // index within the input plane, per output element
     private var inputShape: [Int] = []
 
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        precondition(kernelSize > 0 && (stride ?? kernelSize) > 0 && padding >= 0 && 2 * padding <= kernelSize,
-                     "MaxPool2D needs kernel > 0, stride > 0, 0 ≤ padding ≤ kernel/2")
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
-        self.padding = padding
+        window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
-    public var summary: String { "MaxPool2D(\(kernelSize)×\(kernelSize), stride \(stride))" }
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
+    public var padding: Int { window.padding }
 
-    private func outputSize(_ n: Int) -> Int { (n + 2 * padding - kernelSize) / stride + 1 }
+    public var summary: String { "MaxPool2D(\(window.description))" }
+
+    private func outputSize(_ n: Int) -> Int { window.outputSize(n) }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 3, inputShape[1] + 2 * padding >= kernelSize, inputShape[2] + 2 * padding >= kernelSize else {
-            throw ModelError.shapeMismatch(layer: summary, expected: "[C, H ≥ \(kernelSize), W ≥ \(kernelSize)]", got: inputShape)
-        }
-        return [inputShape[0], outputSize(inputShape[1]), outputSize(inputShape[2])]
+        try window.outputShape(for: inputShape, layer: summary)
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
@@ -107,8 +104,33 @@ public final class MaxPool2D: Layer {
         let plane = inputShape[2] * inputShape[3]
         let outPlane = outputGradient.count / (inputShape[0] * inputShape[1])
         precondition(outPlane * inputShape[0] * inputShape[1] == argmax.count, "\(summary) got gradient \(outputGradient.shape)")
-        var dx = Tensor(shape: inputShape)
         let planes = inputShape[0] * inputShape[1]
+        if kernelSize == 2 && stride == 2 && padding == 0 && inputShape[2] % 2 == 0 && inputShape[3] % 2 == 0 {
+            // Windows tile the plane: every input position gets exactly one write, so no zero fill first.
+            let w = inputShape[3], ow = w / 2
+            return Tensor(uninitializedShape: inputShape) { dx in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    argmax.withUnsafeBufferPointer { idx in
+                        Parallel.forRanges(planes, costPerItem: 4 * outPlane) { range in
+                            for p in range {
+                                let target = dx.baseAddress! + p * plane
+                                for i in 0..<(outPlane / ow) {
+                                    for j in 0..<ow {
+                                        let q = p * outPlane + i * ow + j
+                                        let corner = 2 * i * w + 2 * j, winner = Int(idx[q]), g = dy[q]
+                                        target[corner] = corner == winner ? g : 0
+                                        target[corner + 1] = corner + 1 == winner ? g : 0
+                                        target[corner + w] = corner + w == winner ? g : 0
+                                        target[corner + w + 1] = corner + w + 1 == winner ? g : 0
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var dx = Tensor(shape: inputShape)
         dx.withUnsafeMutableBufferPointer { dx in
             outputGradient.withUnsafeBufferPointer { dy in
                 argmax.withUnsafeBufferPointer { idx in

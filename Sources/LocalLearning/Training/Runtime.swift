@@ -32,6 +32,13 @@ public enum Runtime {
         #endif
     }
 
+    /// Line-buffers standard output, so each epoch's line appears at once even in a redirected log.
+    public static func lineBufferStandardOutput() {
+        #if canImport(Glibc)
+        locallearn_line_buffer_stdout()
+        #endif
+    }
+
     /// The process's peak resident set size in bytes (0 where unknown).
     public static var peakResidentBytes: Int {
         #if canImport(Glibc)
