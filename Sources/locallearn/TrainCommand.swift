@@ -23,6 +23,7 @@ struct RunConfiguration: Codable {
     var horizontalFlip: Bool
     var trainLimit: Int?
     var initializer: String
+    var standardize: Bool
 }
 
 struct TrainCommand: ParsableCommand {
@@ -82,6 +83,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Random horizontal-flip augmentation.")
     var horizontalFlip = false
 
+    @Flag(help: "Standardise each channel with the training set's mean and standard deviation (default: pixels/255 only).")
+    var standardize = false
+
     @Option(help: "Use only the first N training samples.")
     var trainLimit: Int?
 
@@ -135,7 +139,7 @@ struct TrainCommand: ParsableCommand {
                          optimizer: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov,
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
-                         trainLimit: trainLimit, initializer: initializer)
+                         trainLimit: trainLimit, initializer: initializer, standardize: standardize)
     }
 
     func run() throws {
@@ -146,7 +150,12 @@ struct TrainCommand: ParsableCommand {
         } catch let error as DataError {
             throw CommandError(error.description)
         }
-        let train = splits.train.prefix(trainLimit)
+        var train = splits.train.prefix(trainLimit), test = splits.test
+        if standardize {
+            let standardization = Standardization(measuring: train)
+            train = standardization.apply(to: train)
+            test = standardization.apply(to: test)
+        }
         let network: Model
         do {
             network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
@@ -162,10 +171,10 @@ struct TrainCommand: ParsableCommand {
         var lrSchedule = try parseSchedule()
         if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
         let trainer = Trainer(model: network, rule: learningRule, optimizer: opt, schedule: lrSchedule,
-                              trainLoader: loader, testSet: splits.test, epochs: epochs)
+                              trainLoader: loader, testSet: test, epochs: epochs)
 
         print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
-              + "(\(train.count) train / \(splits.test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
+              + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if showModel { print(network.summary) }
         let runLog = try log.map { try RunLog(path: $0) }

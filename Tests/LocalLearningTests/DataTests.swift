@@ -211,3 +211,16 @@ struct DataLoaderTests {
         #expect(outcomes.contains([4, 5, 0, 0, 0, 0]))   // shifted up one row and left one column
     }
 }
+
+@Suite("Standardisation")
+struct StandardizationTests {
+    @Test func measuresAndAppliesPerChannel() {
+        // Two samples, two channels of 2 pixels: channel 0 holds 1, 3, 1, 3; channel 1 holds 0, 0, 4, 4.
+        let images = Tensor(shape: [2, 2, 1, 2], scalars: [1, 3, 0, 0, 1, 3, 4, 4])
+        let data = Dataset(name: "t", images: images, labels: [0, 1], classes: 2)
+        let s = Standardization(measuring: data)
+        #expect(s.mean == [2, 2])
+        #expect(s.standardDeviation == [1, 2])
+        #expect(s.apply(to: data).images.scalars == [-1, 1, -1, -1, -1, 1, 1, 1])
+    }
+}

@@ -8,13 +8,7 @@ public final class AvgPool2D: WindowAveragingLayer {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
-    public var kernelSize: Int { window.kernelSize }
-    public var stride: Int { window.stride }
-    public var padding: Int { window.padding }
-
     public var summary: String { "AvgPool2D(\(window.description))" }
-
-    private func outputSize(_ n: Int) -> Int { window.outputSize(n) }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try window.outputShape(for: inputShape, layer: summary)
@@ -23,9 +17,10 @@ public final class AvgPool2D: WindowAveragingLayer {
     func windows(height: Int, width: Int) -> WindowAverage {
         // Padded window [start, min(start + k, n + p)) sets the divisor; the clipped range is summed.
         func axis(_ n: Int) -> (ranges: [(Int, Int)], sizes: [Int]) {
-            let windows = (0..<outputSize(n)).map { i -> (Int, Int, Int) in
+            let (k, stride, padding) = (window.kernelSize, window.stride, window.padding)
+            let windows = (0..<window.outputSize(n)).map { i -> (Int, Int, Int) in
                 let start = i * stride - padding
-                let end = min(start + kernelSize, n + padding)
+                let end = min(start + k, n + padding)
                 return (max(start, 0), min(end, n), end - start)
             }
             return (windows.map { ($0.0, $0.1) }, windows.map { $0.2 })

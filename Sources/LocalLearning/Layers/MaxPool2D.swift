@@ -9,13 +9,7 @@ public final class MaxPool2D: Layer {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
-    public var kernelSize: Int { window.kernelSize }
-    public var stride: Int { window.stride }
-    public var padding: Int { window.padding }
-
     public var summary: String { "MaxPool2D(\(window.description))" }
-
-    private func outputSize(_ n: Int) -> Int { window.outputSize(n) }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try window.outputShape(for: inputShape, layer: summary)
@@ -24,14 +18,14 @@ public final class MaxPool2D: Layer {
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         precondition(input.rank == 4, "\(summary) got input \(input.shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let (oh, ow) = (outputSize(h), outputSize(w))
+        let (oh, ow) = (window.outputSize(h), window.outputSize(w))
         let planes = n * c
         let training = mode == .training
         if training {
             inputShape = input.shape
             if argmax.count != planes * oh * ow { argmax = [Int32](repeating: 0, count: planes * oh * ow) }
         }
-        let (k, s, p) = (kernelSize, stride, padding)
+        let (k, s, p) = (window.kernelSize, window.stride, window.padding)
         return argmax.withUnsafeMutableBufferPointer { indices in
             Tensor(uninitializedShape: [n, c, oh, ow]) { y in
                 input.withUnsafeBufferPointer { x in
@@ -105,7 +99,7 @@ public final class MaxPool2D: Layer {
         let outPlane = outputGradient.count / (inputShape[0] * inputShape[1])
         precondition(outPlane * inputShape[0] * inputShape[1] == argmax.count, "\(summary) got gradient \(outputGradient.shape)")
         let planes = inputShape[0] * inputShape[1]
-        if kernelSize == 2 && stride == 2 && padding == 0 && inputShape[2] % 2 == 0 && inputShape[3] % 2 == 0 {
+        if window.kernelSize == 2 && window.stride == 2 && window.padding == 0 && inputShape[2] % 2 == 0 && inputShape[3] % 2 == 0 {
             // Windows tile the plane: every input position gets exactly one write, so no zero fill first.
             let w = inputShape[3], ow = w / 2
             return Tensor(uninitializedShape: inputShape) { dx in

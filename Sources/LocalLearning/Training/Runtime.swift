@@ -17,15 +17,18 @@ public enum Runtime {
     }
 
     /// OpenBLAS's worker threads spin (yielding) for 2^28 cycles after each call before they sleep,
-    /// which takes the cores from the elementwise kernels that run between GEMMs. The documented
-    /// `OPENBLAS_THREAD_TIMEOUT` setting shortens that, but OpenBLAS reads it once, when it loads.
-    /// So a program calls this first thing in `main`: when the variable is unset it sets it to 4
-    /// (2^4 cycles) and restarts the process image with the same arguments. Measured on 2 cores:
-    /// smallconv BP 1,013 → 1,323 samples/s. A value the user set is left alone.
+    /// which takes the cores from the elementwise kernels that run between GEMMs; too short a spin
+    /// makes every small GEMM wait for a sleeping worker instead. The documented
+    /// `OPENBLAS_THREAD_TIMEOUT` setting chooses the spin, but OpenBLAS reads it once, when it loads.
+    /// So a program calls this first thing in `main`: when the variable is unset it sets it to 17
+    /// (2^17 cycles, ~45 µs) and restarts the process image with the same arguments. Measured on
+    /// 2 cores (samples/s, two rounds; MLP = mlp:784-256x5-10:tanh BP, smallconv BP on 12,800 samples):
+    /// 2^4: MLP 22.5k/36.5k, smallconv 1,343/1,530; 2^17: 38.2k/40.2k, 1,457/1,511;
+    /// 2^28 (OpenBLAS's default): 33.0k/36.7k, 1,223/1,331. A value the user set is left alone.
     public static func restartWithBLASThreadTimeoutIfNeeded() {
         #if os(Linux)
         guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil, getenv("LOCALLEARN_NO_RESTART") == nil else { return }
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+        setenv("OPENBLAS_THREAD_TIMEOUT", "17", 1)
         let arguments = CommandLine.unsafeArgv
         execv("/proc/self/exe", arguments)
         // execv returns only on failure: carry on with OpenBLAS's default.
