@@ -163,7 +163,7 @@ struct TrainCommand: ParsableCommand {
         } catch let error as ModelError {
             throw CommandError(error.description)
         }
-        let learningRule = RuleRegistry.make(rule)!
+        let learningRule = RuleRegistry.make(rule, seed: seed)!
         let kind = OptimizerKind(rawValue: optimizer)!
         let opt = kind.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
         let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,

@@ -22,10 +22,17 @@ public final class Block {
     /// Runs every layer's backward from last to first; returns the gradient at the block's input
     /// when `propagate` is true (the first layer is told not to compute it otherwise).
     public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
+        backward(outputGradient, propagate: propagate) { $0.backward($1, propagate: $2) }
+    }
+
+    /// The same pass with `layerBackward(layer, outputGradient, propagate)` standing in for each
+    /// layer's own backward: the hook a learning rule uses to choose the signal a layer sends down.
+    public func backward(_ outputGradient: Tensor, propagate: Bool,
+                         layerBackward: (Layer, Tensor, Bool) -> Tensor?) -> Tensor? {
         var gradient = outputGradient
         for (index, layer) in layers.enumerated().reversed() {
             let needInput = propagate || index > 0
-            guard let g = layer.backward(gradient, propagate: needInput) else { return nil }
+            guard let g = layerBackward(layer, gradient, needInput) else { return nil }
             gradient = g
         }
         return gradient

@@ -30,12 +30,20 @@ public final class Model {
 
     /// Backpropagates `outputGradient` (∂L/∂logits) through every block, writing every parameter's gradient.
     public func backward(_ outputGradient: Tensor) {
+        backward(outputGradient) { $0.backward($1, propagate: $2) }
+    }
+
+    /// The same pass with `layerBackward(layer, outputGradient, propagate)` standing in for each layer's backward.
+    public func backward(_ outputGradient: Tensor, layerBackward: (Layer, Tensor, Bool) -> Tensor?) {
         var gradient = outputGradient
         for (index, block) in blocks.enumerated().reversed() {
-            guard let g = block.backward(gradient, propagate: index > 0) else { return }
+            guard let g = block.backward(gradient, propagate: index > 0, layerBackward: layerBackward) else { return }
             gradient = g
         }
     }
+
+    /// The weighted layers (Linear, Conv2D) in forward order.
+    public var weightedLayers: [WeightedLayer] { layers.compactMap { $0 as? WeightedLayer } }
 
     /// A multi-line description: each block with its layers and output shape, then the parameter count.
     public var summary: String {

@@ -37,3 +37,23 @@ public protocol LearningRule: AnyObject {
     var name: String { get }
     func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics
 }
+
+/// Where every rule that learns from the output error starts: a training-mode forward pass and the
+/// softmax cross-entropy, with its gradient ∂L/∂logits = (softmax − onehot)/N.
+public struct OutputError {
+    public let logits: Tensor
+    public let loss: LossResult
+
+    public init(model: Model, batch: Batch) {
+        logits = model.forward(batch.images, mode: .training)
+        loss = SoftmaxCrossEntropy()(logits, labels: batch.labels)
+    }
+
+    /// ∂L/∂logits.
+    public var gradient: Tensor { loss.gradient }
+
+    /// The step's loss and training accuracy.
+    public func statistics(_ batch: Batch) -> StepStatistics {
+        StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels), count: batch.count)
+    }
+}

@@ -1,0 +1,59 @@
+/// Direct feedback alignment (Nøkland, 2016): the output error e = ∂L/∂logits = (softmax − onehot)/N
+/// goes straight to every hidden block's output through a fixed random matrix B_i (classes × that
+/// block's output size, conv blocks included) and is then backpropagated inside the block only
+/// (so it is multiplied by the activation derivative). The classifier block gets the true error.
+/// No signal passes from block to block.
+public final class DirectFeedbackAlignment: LearningRule {
+    public let initializer: Initializer
+    private var rng: SeededGenerator
+    /// B_i for each hidden block, [classes, block output size].
+    private var matrices: [Int: Tensor] = [:]
+
+    public init(initializer: Initializer = .xavierUniform, seed: UInt64 = 1) {
+        self.initializer = initializer
+        self.rng = SeededGenerator(seed: seed ^ 0xDFA0_DFA0)
+    }
+
+    public var name: String { "dfa" }
+
+    /// Per-sample output shape of each block.
+    static func blockOutputShapes(_ model: Model) -> [[Int]] {
+        var shape = model.inputShape
+        return model.blocks.map { block in
+            shape = (try? block.outputShape(for: shape)) ?? shape
+            return shape
+        }
+    }
+
+    /// Draws B_i for every hidden block not seen yet.
+    public func prepare(_ model: Model) {
+        let shapes = Self.blockOutputShapes(model)
+        for index in 0..<(model.blocks.count - 1) where matrices[index] == nil {
+            matrices[index] = initializer.make([model.classes, shapes[index].reduce(1, *)], using: &rng)
+        }
+    }
+
+    public func feedbackMatrix(forBlock index: Int) -> Tensor? { matrices[index] }
+
+    /// Replaces B_i, e.g. with the output weights to compare with backprop.
+    public func setFeedback(_ matrix: Tensor, forBlock index: Int, of model: Model) {
+        let size = Self.blockOutputShapes(model)[index].reduce(1, *)
+        precondition(matrix.shape == [model.classes, size], "DFA feedback for block \(index) must be [\(model.classes), \(size)]")
+        matrices[index] = matrix
+    }
+
+    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
+        prepare(model)
+        let output = OutputError(model: model, batch: batch)
+        let error = output.gradient
+        let shapes = Self.blockOutputShapes(model)
+        for (index, block) in model.blocks.enumerated() {
+            let signal = index == model.blocks.count - 1
+                ? error
+                : BLAS.matmul(error, matrices[index]!).reshaped([batch.count] + shapes[index])
+            _ = block.backward(signal, propagate: false)
+        }
+        optimizer.update(model.parameters)
+        return output.statistics(batch)
+    }
+}

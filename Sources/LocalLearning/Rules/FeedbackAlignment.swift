@@ -1,0 +1,103 @@
+/// Feedback alignment (Lillicrap et al., 2016) and its sign-concordant variants: every weighted layer
+/// sends its error to its input through a feedback matrix B of W's shape instead of W. Weight
+/// gradients stay the exact local outer products; activations, pooling and BatchNorm backpropagate
+/// as usual.
+public final class FeedbackAlignment: LearningRule {
+    public enum Feedback: Sendable, Equatable {
+        /// FA: a fixed random B drawn once from the initialiser.
+        case random(Initializer)
+        /// sign-FA: B = s·sign(W), recomputed from the current W at every step, with s the standard
+        /// deviation of W at initialisation (its initialiser's, up to sampling).
+        case sign
+        /// frSF: B = |M| ∘ sign(W) with a fixed random M drawn from the initialiser.
+        case fixedMagnitudeSign(Initializer)
+        /// adaFA: B = W at the first step, then fixed.
+        case transposeAtInit
+    }
+
+    public let feedback: Feedback
+    private var rng: SeededGenerator
+    /// Per weighted layer: B (FA, adaFA), M (frSF) or the scale s in a 1-element tensor (sign-FA).
+    private var state: [ObjectIdentifier: Tensor] = [:]
+
+    public init(feedback: Feedback = .random(.xavierUniform), seed: UInt64 = 1) {
+        self.feedback = feedback
+        self.rng = SeededGenerator(seed: seed ^ 0xFEED_BAC4)
+    }
+
+    public var name: String {
+        switch feedback {
+        case .random: "fa"
+        case .sign: "signfa"
+        case .fixedMagnitudeSign: "frsf"
+        case .transposeAtInit: "adafa"
+        }
+    }
+
+    /// Draws the rule's state for every weighted layer of `model` not seen yet, in forward order.
+    public func prepare(_ model: Model) {
+        for layer in model.weightedLayers where state[ObjectIdentifier(layer)] == nil {
+            let w = layer.weight.value
+            switch feedback {
+            case let .random(initializer), let .fixedMagnitudeSign(initializer):
+                state[ObjectIdentifier(layer)] = initializer.make(w.shape, using: &rng)
+            case .sign:
+                state[ObjectIdentifier(layer)] = Tensor(shape: [1], scalars: [Float((w.squaredNorm / Double(w.count)).squareRoot())])
+            case .transposeAtInit:
+                state[ObjectIdentifier(layer)] = w
+            }
+        }
+    }
+
+    /// The matrix that carries `layer`'s error to its input now.
+    public func feedbackMatrix(for layer: WeightedLayer) -> Tensor {
+        guard let stored = state[ObjectIdentifier(layer)] else {
+            preconditionFailure("FeedbackAlignment: \(layer.summary) was not prepared; call prepare(model) first")
+        }
+        switch feedback {
+        case .random, .transposeAtInit:
+            return stored
+        case .sign:
+            let s = stored[0]
+            return layer.weight.value.mapped { $0 > 0 ? s : ($0 < 0 ? -s : 0) }
+        case .fixedMagnitudeSign:
+            return Tensor.zip(stored, layer.weight.value) { m, w in w > 0 ? abs(m) : (w < 0 ? -abs(m) : 0) }
+        }
+    }
+
+    /// Replaces a fixed feedback matrix (FA, adaFA), e.g. to compare with backprop by setting B = W.
+    public func setFeedback(_ matrix: Tensor, for layer: WeightedLayer) {
+        precondition(feedback == .transposeAtInit || { if case .random = feedback { return true } else { return false } }(),
+                     "only fixed feedback (fa, adafa) can be set")
+        precondition(matrix.shape == layer.weight.value.shape, "feedback \(matrix.shape) must match weight \(layer.weight.value.shape)")
+        state[ObjectIdentifier(layer)] = matrix
+    }
+
+    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
+        prepare(model)
+        let output = OutputError(model: model, batch: batch)
+        model.backward(output.gradient) { layer, gradient, propagate in
+            guard let weighted = layer as? WeightedLayer else { return layer.backward(gradient, propagate: propagate) }
+            return weighted.backward(gradient, feedback: propagate ? self.feedbackMatrix(for: weighted) : nil, propagate: propagate)
+        }
+        optimizer.update(model.parameters)
+        return output.statistics(batch)
+    }
+}
+
+extension Tensor {
+    /// f applied to every element.
+    public func mapped(_ f: (Float) -> Float) -> Tensor {
+        Tensor(uninitializedShape: shape) { out in
+            withUnsafeBufferPointer { x in for i in out.indices { out[i] = f(x[i]) } }
+        }
+    }
+
+    /// f applied elementwise to two tensors of one shape.
+    public static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape, "elementwise op on \(a.shape) and \(b.shape)")
+        return Tensor(uninitializedShape: a.shape) { out in
+            a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in for i in out.indices { out[i] = f(x[i], y[i]) } } }
+        }
+    }
+}

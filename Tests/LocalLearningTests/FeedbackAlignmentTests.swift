@@ -1,0 +1,126 @@
+import Testing
+@testable import LocalLearning
+
+@Suite("Feedback alignment family and DFA")
+struct FeedbackAlignmentTests {
+    static let data = TrainingTests.blobs(count: 64, seed: 3)
+    static let batch = Batch(images: data.images, labels: data.labels)
+
+    func model(_ spec: String = "mlp:16-12x2-3:tanh", seed: UInt64 = 5) throws -> Model {
+        try ModelSpec.build(spec, inputShape: Self.data.sampleShape, classes: 3, seed: seed)
+    }
+
+    /// Weights after one SGD step of `rule` from the model built with `seed`.
+    func weightsAfterOneStep(_ rule: LearningRule, spec: String = "mlp:16-12x2-3:tanh",
+                             configure: (Model) -> Void = { _ in }) throws -> [Tensor] {
+        let m = try model(spec)
+        configure(m)
+        _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 0.1))
+        return m.parameters.map(\.value)
+    }
+
+    @Test(arguments: ["mlp:16-12x2-3:tanh", "cnn:4,M,6:fc8:relu"])
+    func faWithFeedbackEqualToWeightsIsBackpropBitForBit(spec: String) throws {
+        let bp = try weightsAfterOneStep(Backprop(), spec: spec)
+        let fa = FeedbackAlignment(feedback: .random(.xavierUniform))
+        let viaFA = try weightsAfterOneStep(fa, spec: spec) { m in
+            fa.prepare(m)
+            for layer in m.weightedLayers { fa.setFeedback(layer.weight.value, for: layer) }
+        }
+        #expect(viaFA == bp)
+        // With its own random B, FA differs from BP.
+        #expect(try weightsAfterOneStep(FeedbackAlignment(), spec: spec) != bp)
+    }
+
+    @Test func adaFAAtStepZeroIsBackprop() throws {
+        #expect(try weightsAfterOneStep(FeedbackAlignment(feedback: .transposeAtInit)) == weightsAfterOneStep(Backprop()))
+    }
+
+    @Test func adaFAKeepsItsInitialFeedback() throws {
+        let m = try model()
+        let rule = FeedbackAlignment(feedback: .transposeAtInit)
+        let initial = m.weightedLayers.map(\.weight.value)
+        for _ in 0..<3 { _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 0.5)) }
+        #expect(m.weightedLayers.map { rule.feedbackMatrix(for: $0) } == initial)
+        #expect(m.weightedLayers.map(\.weight.value) != initial)
+    }
+
+    @Test func signFAFollowsTheSignOfTheCurrentWeights() throws {
+        let m = try model()
+        let rule = FeedbackAlignment(feedback: .sign)
+        rule.prepare(m)
+        let layer = m.weightedLayers[1]
+        let w0 = layer.weight.value
+        let s = Float((w0.squaredNorm / Double(w0.count)).squareRoot())
+        for _ in 0..<5 { _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 2)) }
+        let w = layer.weight.value
+        let expected = w.mapped { $0 > 0 ? s : ($0 < 0 ? -s : 0) }
+        #expect(rule.feedbackMatrix(for: layer) == expected)
+        // Large steps flipped some signs, so the feedback moved with W.
+        #expect(expected != w0.mapped { $0 > 0 ? s : ($0 < 0 ? -s : 0) })
+    }
+
+    @Test func frSFHasTheSignsOfWAndFixedMagnitudes() throws {
+        let m = try model()
+        let rule = FeedbackAlignment(feedback: .fixedMagnitudeSign(.xavierUniform))
+        rule.prepare(m)
+        let layer = m.weightedLayers[0]
+        let before = rule.feedbackMatrix(for: layer).mapped(abs)
+        _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 1))
+        let b = rule.feedbackMatrix(for: layer)
+        #expect(b.mapped(abs) == before)
+        for i in 0..<b.count { #expect(b[i].sign == layer.weight.value[i].sign || b[i] == 0) }
+    }
+
+    @Test func dfaWithOutputWeightsAsFeedbackIsBackpropForOneHiddenLayer() throws {
+        let spec = "mlp:16-8-3:tanh"
+        let bp = try weightsAfterOneStep(Backprop(), spec: spec)
+        let dfa = DirectFeedbackAlignment()
+        let viaDFA = try weightsAfterOneStep(dfa, spec: spec) { m in
+            dfa.setFeedback(m.weightedLayers[1].weight.value, forBlock: 0, of: m)
+        }
+        #expect(viaDFA == bp)
+        #expect(try weightsAfterOneStep(DirectFeedbackAlignment(), spec: spec) != bp)
+    }
+
+    @Test func dfaSendsNoSignalFromBlockToBlock() throws {
+        // Block 0's update must not depend on block 1's feedback matrix under DFA;
+        // under FA, block 1's feedback matrix is the path of block 0's signal.
+        func firstBlockUpdate(dfaScale: Float?) throws -> Tensor {
+            let m = try model("mlp:16-8x2-3:tanh")
+            let before = m.weightedLayers[0].weight.value
+            if let dfaScale {
+                let rule = DirectFeedbackAlignment()
+                rule.prepare(m)
+                rule.setFeedback(rule.feedbackMatrix(forBlock: 1)!.mapped { $0 * dfaScale }, forBlock: 1, of: m)
+                _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 0.1))
+            }
+            return Tensor.zip(m.weightedLayers[0].weight.value, before, -)
+        }
+        #expect(try firstBlockUpdate(dfaScale: 1) == firstBlockUpdate(dfaScale: -3))
+        func firstBlockUpdateFA(scale: Float) throws -> Tensor {
+            let m = try model("mlp:16-8x2-3:tanh")
+            let before = m.weightedLayers[0].weight.value
+            let rule = FeedbackAlignment()
+            rule.prepare(m)
+            rule.setFeedback(rule.feedbackMatrix(for: m.weightedLayers[1]).mapped { $0 * scale }, for: m.weightedLayers[1])
+            _ = rule.step(model: m, batch: Self.batch, optimizer: SGD(learningRate: 0.1))
+            return Tensor.zip(m.weightedLayers[0].weight.value, before, -)
+        }
+        #expect(try firstBlockUpdateFA(scale: 1) != firstBlockUpdateFA(scale: -3))
+    }
+
+    @Test(arguments: ["fa", "signfa", "frsf", "adafa", "dfa"])
+    func everyRuleLearns(name: String) throws {
+        for spec in ["mlp:16-32x2-3:tanh", "cnn:4,M,8,A1:fc8:relu"] {
+            let model = try ModelSpec.build(spec, inputShape: [1, 4, 4], classes: 3, seed: 2)
+            let trainer = Trainer(model: model, rule: RuleRegistry.make(name, seed: 4)!, optimizer: Adam(learningRate: 1e-2),
+                                  schedule: .constant, trainLoader: DataLoader(dataset: TrainingTests.blobs(count: 240, seed: 1), batchSize: 32),
+                                  testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 8)
+            let reports = try trainer.run()
+            #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(name) \(spec): \(reports.map(\.trainLoss))")
+            // Chance is 1/3.
+            #expect(reports.last!.testAccuracy > 0.6, "\(name) \(spec): \(reports.map(\.testAccuracy))")
+        }
+    }
+}
