@@ -24,6 +24,19 @@ struct RunConfiguration: Codable {
     var trainLimit: Int?
     var initializer: String
     var standardize: Bool
+    var diagnostics: Bool
+}
+
+/// What `--diagnostics` logs after an epoch.
+struct DiagnosticsRecord: Codable {
+    struct Feedback: Codable {
+        var layer: String
+        var degrees: Double?
+        var normRatio: Double
+    }
+    var epoch: Int
+    var updateAngles: [UpdateAlignment.LayerAngle]
+    var feedback: [Feedback]?
 }
 
 struct TrainCommand: ParsableCommand {
@@ -95,6 +108,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
     var log: String?
 
+    @Flag(help: "After each epoch, measure on a fixed training batch the angle between each layer's update and the true backprop gradient (and, for FA variants, the angle between W and B and ‖B‖/‖W‖); printed and logged.")
+    var diagnostics = false
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -139,7 +155,8 @@ struct TrainCommand: ParsableCommand {
                          optimizer: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov,
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
-                         trainLimit: trainLimit, initializer: initializer, standardize: standardize)
+                         trainLimit: trainLimit, initializer: initializer, standardize: standardize,
+                         diagnostics: diagnostics)
     }
 
     func run() throws {
@@ -180,6 +197,8 @@ struct TrainCommand: ParsableCommand {
         let runLog = try log.map { try RunLog(path: $0) }
         try runLog?.write(type: "config", runConfiguration)
 
+        let probe = train.prefix(batchSize)
+        let probeBatch = Batch(images: probe.images, labels: probe.labels)
         let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
         let reports = try trainer.run(
             progress: { epoch, step, steps, stats in
@@ -190,6 +209,10 @@ struct TrainCommand: ParsableCommand {
                 progress.clear()
                 print(Self.format(report, epochs: epochs))
                 try runLog?.write(type: "epoch", report)
+                if diagnostics {
+                    let record = Self.diagnose(rule: learningRule, model: network, batch: probeBatch, epoch: report.epoch)
+                    try runLog?.write(type: "diagnostics", record)
+                }
             })
         let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
         let last = reports.last!
@@ -199,6 +222,21 @@ struct TrainCommand: ParsableCommand {
         try runLog?.write(type: "summary", Summary(finalTestAccuracy: last.testAccuracy, bestTestAccuracy: best.testAccuracy,
                                                    bestEpoch: best.epoch, elapsedSeconds: last.elapsedSeconds,
                                                    peakResidentBytes: Runtime.peakResidentBytes))
+    }
+
+    /// Measures and prints the diagnostics of one epoch.
+    static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int) -> DiagnosticsRecord {
+        func degrees(_ d: Double?) -> String { d.map { String(format: "%.1f°", $0) } ?? "–" }
+        let angles = UpdateAlignment.measure(rule: rule, model: model, batch: batch)
+        print("    update ∠ BP gradient: " + angles.map { "\($0.layer) \(degrees($0.degrees))" }.joined(separator: ", "))
+        var feedback: [DiagnosticsRecord.Feedback]?
+        if let fa = rule as? FeedbackAlignment {
+            let rows = fa.weightFeedbackAlignment(model)
+            print("    W ∠ B, ‖B‖/‖W‖: " + rows.map { "\($0.layer) \(degrees($0.degrees)) \(String(format: "%.2f", $0.normRatio))" }
+                .joined(separator: ", "))
+            feedback = rows.map { DiagnosticsRecord.Feedback(layer: $0.layer, degrees: $0.degrees, normRatio: $0.normRatio) }
+        }
+        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback)
     }
 
     struct Summary: Codable {

@@ -27,6 +27,16 @@ public final class BatchNorm: Layer {
     }
 
     public var summary: String { "BatchNorm(\(channels))" }
+
+    /// The running mean and variance used in evaluation (settable, e.g. to restore or load them).
+    public var runningStatistics: (mean: Tensor, variance: Tensor) {
+        get { (runningMean, runningVariance) }
+        set {
+            precondition(newValue.mean.shape == [channels] && newValue.variance.shape == [channels],
+                         "\(summary): running statistics must have \(channels) channels")
+            (runningMean, runningVariance) = newValue
+        }
+    }
     public var parameters: [Parameter] { [scale, shift] }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {

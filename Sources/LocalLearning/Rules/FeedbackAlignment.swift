@@ -65,6 +65,15 @@ public final class FeedbackAlignment: LearningRule {
         }
     }
 
+    /// Per weighted layer: the angle between W and its current feedback B, and ‖B‖/‖W‖.
+    public func weightFeedbackAlignment(_ model: Model) -> [(layer: String, degrees: Double?, normRatio: Double)] {
+        prepare(model)
+        return model.weightedLayers.map { layer in
+            let w = layer.weight.value, b = feedbackMatrix(for: layer)
+            return (layer.summary, UpdateAlignment.angle(w, b), (b.squaredNorm / max(w.squaredNorm, .leastNonzeroMagnitude)).squareRoot())
+        }
+    }
+
     /// Replaces a fixed feedback matrix (FA, adaFA), e.g. to compare with backprop by setting B = W.
     public func setFeedback(_ matrix: Tensor, for layer: WeightedLayer) {
         precondition(feedback == .transposeAtInit || { if case .random = feedback { return true } else { return false } }(),
