@@ -37,6 +37,8 @@ struct DiagnosticsRecord: Codable {
     var epoch: Int
     var updateAngles: [UpdateAlignment.LayerAngle]
     var feedback: [Feedback]?
+    /// Relative drift of the conservation-law quantity per pair of Linear layers since the start.
+    var conservationDrift: [String: Double]?
 }
 
 struct TrainCommand: ParsableCommand {
@@ -197,6 +199,7 @@ struct TrainCommand: ParsableCommand {
         let runLog = try log.map { try RunLog(path: $0) }
         try runLog?.write(type: "config", runConfiguration)
 
+        let conservation = diagnostics ? Self.conservationTracker(rule: learningRule, model: network) : nil
         let probe = train.prefix(batchSize)
         let probeBatch = Batch(images: probe.images, labels: probe.labels)
         let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
@@ -210,7 +213,8 @@ struct TrainCommand: ParsableCommand {
                 print(Self.format(report, epochs: epochs))
                 try runLog?.write(type: "epoch", report)
                 if diagnostics {
-                    let record = Self.diagnose(rule: learningRule, model: network, batch: probeBatch, epoch: report.epoch)
+                    let record = Self.diagnose(rule: learningRule, model: network, batch: probeBatch, epoch: report.epoch,
+                                               conservation: conservation)
                     try runLog?.write(type: "diagnostics", record)
                 }
             })
@@ -225,7 +229,18 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Measures and prints the diagnostics of one epoch.
-    static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int) -> DiagnosticsRecord {
+    /// Tracks the conservation law from the initial weights: with the rule's B for FA variants,
+    /// backprop's balance law for BP; other rules have no such law.
+    static func conservationTracker(rule: LearningRule, model: Model) -> ConservationLaw.Tracker? {
+        if let fa = rule as? FeedbackAlignment {
+            fa.prepare(model)
+            return ConservationLaw.Tracker(model: model) { fa.feedbackMatrix(for: $0) }
+        }
+        return rule is Backprop ? ConservationLaw.Tracker(model: model) { _ in nil } : nil
+    }
+
+    static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int,
+                         conservation: ConservationLaw.Tracker?) -> DiagnosticsRecord {
         func degrees(_ d: Double?) -> String { d.map { String(format: "%.1f°", $0) } ?? "–" }
         let angles = UpdateAlignment.measure(rule: rule, model: model, batch: batch)
         print("    update ∠ BP gradient: " + angles.map { "\($0.layer) \(degrees($0.degrees))" }.joined(separator: ", "))
@@ -236,7 +251,14 @@ struct TrainCommand: ParsableCommand {
                 .joined(separator: ", "))
             feedback = rows.map { DiagnosticsRecord.Feedback(layer: $0.layer, degrees: $0.degrees, normRatio: $0.normRatio) }
         }
-        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback)
+        var drift: [String: Double]?
+        if let conservation, !conservation.layers.isEmpty {
+            let values = conservation.deviations()
+            print("    conservation-law drift: " + zip(conservation.layers, values).map { "\($0) \(String(format: "%.2e", $1))" }
+                .joined(separator: ", "))
+            drift = Dictionary(uniqueKeysWithValues: zip(conservation.layers, values))
+        }
+        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback, conservationDrift: drift)
     }
 
     struct Summary: Codable {
