@@ -25,6 +25,8 @@ struct RunConfiguration: Codable {
     var initializer: String
     var standardize: Bool
     var diagnostics: Bool
+    var feedbackInit: String
+    var constrainWeights: Bool
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -110,6 +112,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
     var log: String?
 
+    @Option(help: "Feedback matrices of fa, frsf, dfa: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in), as torch's Linear init).")
+    var feedbackInit = "xavier"
+
+    @Flag(help: "Feedback-alignment rules: keep every weighted layer's Frobenius norm at its initial value.")
+    var constrainWeights = false
+
     @Flag(help: "After each epoch, measure on a fixed training batch the angle between each layer's update and the true backprop gradient (and, for FA variants, the angle between W and B and ‖B‖/‖W‖); printed and logged.")
     var diagnostics = false
 
@@ -118,6 +126,9 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard RuleRegistry.make(rule) != nil else { throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)") }
+        guard RuleOptions.feedbackInitializers[feedbackInit] != nil else {
+            throw ValidationError("unknown --feedback-init '\(feedbackInit)'; expected xavier, kaiming or uniform")
+        }
         guard DatasetName(rawValue: dataset) != nil else {
             throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
         }
@@ -158,7 +169,7 @@ struct TrainCommand: ParsableCommand {
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
-                         diagnostics: diagnostics)
+                         diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights)
     }
 
     func run() throws {
@@ -182,7 +193,8 @@ struct TrainCommand: ParsableCommand {
         } catch let error as ModelError {
             throw CommandError(error.description)
         }
-        let learningRule = RuleRegistry.make(rule, seed: seed)!
+        let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
+            feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights))!
         let kind = OptimizerKind(rawValue: optimizer)!
         let opt = kind.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
         let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,

@@ -124,3 +124,31 @@ struct FeedbackAlignmentTests {
         }
     }
 }
+
+@Suite("Feedback-alignment options")
+struct FeedbackAlignmentOptionTests {
+    @Test(arguments: ["fa", "dfa"])
+    func constrainedWeightsKeepTheirInitialNorms(name: String) throws {
+        let model = try ModelSpec.build("mlp:16-12x2-3:tanh", inputShape: [1, 4, 4], classes: 3, seed: 5)
+        let norms = model.weightedLayers.map { $0.weight.value.squaredNorm.squareRoot() }
+        let rule = RuleRegistry.make(name, options: RuleOptions(constrainWeights: true))!
+        for _ in 0..<4 { _ = rule.step(model: model, batch: FeedbackAlignmentTests.batch, optimizer: SGD(learningRate: 1)) }
+        for (layer, norm) in zip(model.weightedLayers, norms) {
+            #expect(abs(layer.weight.value.squaredNorm.squareRoot() / norm - 1) < 1e-5)
+        }
+        let free = try ModelSpec.build("mlp:16-12x2-3:tanh", inputShape: [1, 4, 4], classes: 3, seed: 5)
+        let unconstrained = RuleRegistry.make(name)!
+        for _ in 0..<4 { _ = unconstrained.step(model: free, batch: FeedbackAlignmentTests.batch, optimizer: SGD(learningRate: 1)) }
+        #expect(zip(free.weightedLayers, norms).contains { abs($0.weight.value.squaredNorm.squareRoot() / $1 - 1) > 1e-3 })
+    }
+
+    @Test func feedbackInitializerSetsTheScaleOfB() throws {
+        let model = try ModelSpec.build("mlp:16-12-3:tanh", inputShape: [1, 4, 4], classes: 3, seed: 5)
+        let uniform = FeedbackAlignment(feedback: .random(.pytorchDefault))
+        uniform.prepare(model)
+        let b = uniform.feedbackMatrix(for: model.weightedLayers[1])
+        let bound = 1 / Float(12).squareRoot()
+        #expect(b.scalars.allSatisfy { abs($0) <= bound })
+        #expect(b.scalars.contains { abs($0) > bound / 2 })
+    }
+}

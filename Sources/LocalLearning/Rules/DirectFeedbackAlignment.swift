@@ -5,12 +5,15 @@
 /// No signal passes from block to block.
 public final class DirectFeedbackAlignment: LearningRule {
     public let initializer: Initializer
+    /// Present when `--constrain-weights` keeps every ‖W‖ at its initial value.
+    public let weightConstraint: WeightNormConstraint?
     private var rng: SeededGenerator
     /// B_i for each hidden block, [classes, block output size].
     private var matrices: [Int: Tensor] = [:]
 
-    public init(initializer: Initializer = .xavierUniform, seed: UInt64 = 1) {
+    public init(initializer: Initializer = .xavierUniform, constrainWeights: Bool = false, seed: UInt64 = 1) {
         self.initializer = initializer
+        self.weightConstraint = constrainWeights ? WeightNormConstraint() : nil
         self.rng = SeededGenerator(seed: seed ^ 0xDFA0_DFA0)
     }
 
@@ -27,6 +30,7 @@ public final class DirectFeedbackAlignment: LearningRule {
 
     /// Draws B_i for every hidden block not seen yet.
     public func prepare(_ model: Model) {
+        weightConstraint?.prepare(model)
         let shapes = Self.blockOutputShapes(model)
         for index in 0..<(model.blocks.count - 1) where matrices[index] == nil {
             matrices[index] = initializer.make([model.classes, shapes[index].reduce(1, *)], using: &rng)
@@ -54,6 +58,7 @@ public final class DirectFeedbackAlignment: LearningRule {
             _ = block.backward(signal, propagate: false)
         }
         optimizer.update(model.parameters)
+        weightConstraint?.apply(model)
         return output.statistics(batch)
     }
 }

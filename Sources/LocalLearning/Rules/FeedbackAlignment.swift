@@ -16,12 +16,15 @@ public final class FeedbackAlignment: LearningRule {
     }
 
     public let feedback: Feedback
+    /// Present when `--constrain-weights` keeps every ‖W‖ at its initial value.
+    public let weightConstraint: WeightNormConstraint?
     private var rng: SeededGenerator
     /// Per weighted layer: B (FA, adaFA), M (frSF) or the scale s in a 1-element tensor (sign-FA).
     private var state: [ObjectIdentifier: Tensor] = [:]
 
-    public init(feedback: Feedback = .random(.xavierUniform), seed: UInt64 = 1) {
+    public init(feedback: Feedback = .random(.xavierUniform), constrainWeights: Bool = false, seed: UInt64 = 1) {
         self.feedback = feedback
+        self.weightConstraint = constrainWeights ? WeightNormConstraint() : nil
         self.rng = SeededGenerator(seed: seed ^ 0xFEED_BAC4)
     }
 
@@ -36,6 +39,7 @@ public final class FeedbackAlignment: LearningRule {
 
     /// Draws the rule's state for every weighted layer of `model` not seen yet, in forward order.
     public func prepare(_ model: Model) {
+        weightConstraint?.prepare(model)
         for layer in model.weightedLayers where state[ObjectIdentifier(layer)] == nil {
             let w = layer.weight.value
             switch feedback {
@@ -90,6 +94,7 @@ public final class FeedbackAlignment: LearningRule {
             return weighted.backward(gradient, feedback: propagate ? self.feedbackMatrix(for: weighted) : nil, propagate: propagate)
         }
         optimizer.update(model.parameters)
+        weightConstraint?.apply(model)
         return output.statistics(batch)
     }
 }

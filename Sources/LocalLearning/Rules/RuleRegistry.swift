@@ -1,3 +1,21 @@
+/// Options that rules take from the command line; each rule reads the ones that concern it.
+public struct RuleOptions: Sendable, Equatable {
+    /// How fixed random feedback matrices are drawn (fa, frsf, dfa).
+    public var feedbackInitializer: Initializer = .xavierUniform
+    /// Keep every weighted layer's ‖W‖_F at its initial value (fa, signfa, frsf, adafa, dfa).
+    public var constrainWeights = false
+
+    public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false) {
+        self.feedbackInitializer = feedbackInitializer
+        self.constrainWeights = constrainWeights
+    }
+
+    /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
+    public static let feedbackInitializers: [String: Initializer] = [
+        "xavier": .xavierUniform, "kaiming": .kaimingUniform, "uniform": .pytorchDefault,
+    ]
+}
+
 /// The learning rules by the names users type on the command line.
 public enum RuleRegistry {
     public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa"]
@@ -5,15 +23,16 @@ public enum RuleRegistry {
     public static var help: String { names.joined(separator: ", ") }
 
     /// A fresh rule called `name` whose random state (feedback matrices) derives from `seed`, or nil when there is none.
-    public static func make(_ name: String, seed: UInt64 = 1) -> LearningRule? {
+    public static func make(_ name: String, seed: UInt64 = 1, options: RuleOptions = RuleOptions()) -> LearningRule? {
+        let (initializer, constrain) = (options.feedbackInitializer, options.constrainWeights)
         switch name {
-        case "bp": Backprop()
-        case "fa": FeedbackAlignment(feedback: .random(.xavierUniform), seed: seed)
-        case "signfa": FeedbackAlignment(feedback: .sign, seed: seed)
-        case "frsf": FeedbackAlignment(feedback: .fixedMagnitudeSign(.xavierUniform), seed: seed)
-        case "adafa": FeedbackAlignment(feedback: .transposeAtInit, seed: seed)
-        case "dfa": DirectFeedbackAlignment(initializer: .xavierUniform, seed: seed)
-        default: nil
+        case "bp": return Backprop()
+        case "fa": return FeedbackAlignment(feedback: .random(initializer), constrainWeights: constrain, seed: seed)
+        case "signfa": return FeedbackAlignment(feedback: .sign, constrainWeights: constrain, seed: seed)
+        case "frsf": return FeedbackAlignment(feedback: .fixedMagnitudeSign(initializer), constrainWeights: constrain, seed: seed)
+        case "adafa": return FeedbackAlignment(feedback: .transposeAtInit, constrainWeights: constrain, seed: seed)
+        case "dfa": return DirectFeedbackAlignment(initializer: initializer, constrainWeights: constrain, seed: seed)
+        default: return nil
         }
     }
 }
