@@ -59,3 +59,27 @@ struct ConservationLawTests {
         #expect(ConservationLaw.pairs(model).isEmpty)
     }
 }
+
+@Suite("FA conservation experiment")
+struct FAConservationExperimentTests {
+    @Test func noisySubsetChangesExactlyTheRequestedFraction() {
+        let data = TrainingTests.blobs(count: 300, seed: 1)
+        let (subset, clean) = FAConservationExperiment.noisySubset(data, samples: 200, noise: 0.25, seed: 3)
+        #expect(subset.count == 200)
+        #expect(zip(subset.labels, clean).filter { $0 != $1 }.count == 50)
+        #expect(subset.labels.allSatisfy { (0..<3).contains($0) })
+        // Same seed, same subset.
+        #expect(FAConservationExperiment.noisySubset(data, samples: 200, noise: 0.25, seed: 3).0.labels == subset.labels)
+    }
+
+    @Test func tinyRunFillsEveryColumn() throws {
+        var configuration = FAConservationExperiment.Configuration()
+        (configuration.samples, configuration.widths, configuration.epochs, configuration.learningRate) = (120, [6], 60, 0.5)
+        let data = TrainingTests.blobs(count: 240, seed: 1)
+        let rows = try FAConservationExperiment.run(configuration, train: data, test: TrainingTests.blobs(count: 60, seed: 2))
+        #expect(rows.map(\.rule) == ["bp", "fa", "adafa", "signfa"])
+        #expect(rows.first!.lastLayerFeedbackAngle == 0 && rows.first!.hiddenUpdateAngle! < 0.1)
+        #expect(rows.allSatisfy { $0.conservationDrift.isFinite && $0.ratioDeviation.isFinite && (0...1).contains($0.testAccuracy) })
+        #expect(rows.first!.testAccuracy > 0.5, "BP should learn the blobs: \(rows.first!.testAccuracy)")
+    }
+}
