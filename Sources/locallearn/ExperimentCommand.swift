@@ -26,8 +26,11 @@ struct FAConservationCommand: ParsableCommand {
     @Option(help: "Folder holding the MNIST IDX files.")
     var dataDir: String
 
-    @Option(help: "Full-batch training steps per run (the learning rate is divided by 10 every epochs/6).")
+    @Option(help: "Full-batch training steps per run.")
     var epochs = 3000
+
+    @Option(help: "Divide the learning rate by 10 every this many steps.")
+    var decayEvery = 1000
 
     @Option(help: "Hidden widths, comma-separated.")
     var widths = "15,50,200"
@@ -54,8 +57,8 @@ struct FAConservationCommand: ParsableCommand {
     var markdown: String?
 
     func validate() throws {
-        guard epochs > 0, samples > 0, lr > 0, (0..<1).contains(labelNoise) else {
-            throw ValidationError("--epochs, --samples and --lr must be positive and --label-noise in [0, 1)")
+        guard epochs > 0, samples > 0, lr > 0, decayEvery > 0, (0..<1).contains(labelNoise) else {
+            throw ValidationError("--epochs, --samples, --decay-every and --lr must be positive and --label-noise in [0, 1)")
         }
         guard widths.split(separator: ",").allSatisfy({ Int($0).map { $0 > 0 } ?? false }) else {
             throw ValidationError("--widths must be positive integers separated by commas, got '\(widths)'")
@@ -78,9 +81,10 @@ struct FAConservationCommand: ParsableCommand {
         configuration.samples = samples
         configuration.labelNoise = labelNoise
         configuration.learningRate = lr
+        configuration.decayEvery = decayEvery
         configuration.seed = seed
         print("fa-conservation: \(samples) MNIST samples, \(Int(labelNoise * 100))% labels changed, widths \(widths), "
-              + "rules \(rules), \(epochs) full-batch SGD steps from lr \(lr) (÷10 every \(max(1, epochs / 6))), seed \(seed)")
+              + "rules \(rules), \(epochs) full-batch SGD steps from lr \(lr) (÷10 every \(decayEvery)), seed \(seed)")
         let rows = try FAConservationExperiment.run(configuration, train: splits.train, test: splits.test) { row in
             print(String(format: "  width %4d  %-7@ train %6.2f%%  test %6.2f%%  drift %.2e  |R−1| %.2e  (%.0f s)",
                          row.width, row.rule as NSString, row.trainAccuracy * 100, row.testAccuracy * 100,
