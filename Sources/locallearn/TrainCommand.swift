@@ -39,8 +39,12 @@ struct DiagnosticsRecord: Codable {
     var epoch: Int
     var updateAngles: [UpdateAlignment.LayerAngle]
     var feedback: [Feedback]?
+    struct Drift: Codable {
+        var layers: String
+        var relativeDrift: Double
+    }
     /// Relative drift of the conservation-law quantity per pair of Linear layers since the start.
-    var conservationDrift: [String: Double]?
+    var conservationDrift: [Drift]?
 }
 
 struct TrainCommand: ParsableCommand {
@@ -263,12 +267,12 @@ struct TrainCommand: ParsableCommand {
                 .joined(separator: ", "))
             feedback = rows.map { DiagnosticsRecord.Feedback(layer: $0.layer, degrees: $0.degrees, normRatio: $0.normRatio) }
         }
-        var drift: [String: Double]?
+        var drift: [DiagnosticsRecord.Drift]?
         if let conservation, !conservation.layers.isEmpty {
             let values = conservation.deviations()
             print("    conservation-law drift: " + zip(conservation.layers, values).map { "\($0) \(String(format: "%.2e", $1))" }
                 .joined(separator: ", "))
-            drift = Dictionary(uniqueKeysWithValues: zip(conservation.layers, values))
+            drift = zip(conservation.layers, values).map { DiagnosticsRecord.Drift(layers: $0, relativeDrift: $1) }
         }
         return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback, conservationDrift: drift)
     }

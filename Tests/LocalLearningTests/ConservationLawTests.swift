@@ -54,6 +54,12 @@ struct ConservationLawTests {
         #expect(small.allSatisfy { $0 > 0 && $0 < 1e-3 }, "\(small)")
     }
 
+    @Test func pairsOfEqualShapesHaveDistinctNames() throws {
+        let model = try ModelSpec.build("mlp:16-8x4-3:tanh", inputShape: [1, 4, 4], classes: 3)
+        let names = ConservationLaw.Tracker(model: model) { _ in nil }.layers
+        #expect(names == ["fc1→fc2", "fc2→fc3", "fc3→fc4", "fc4→classifier"])
+    }
+
     @Test func pairsStopAtBatchNorm() throws {
         let model = try ModelSpec.build("mlp:16-12x2-3:relu:bn", inputShape: [1, 4, 4], classes: 3)
         #expect(ConservationLaw.pairs(model).isEmpty)

@@ -14,18 +14,24 @@ public enum ConservationLaw {
     public struct Pair {
         public let incoming: Linear
         public let outgoing: Linear
+        /// The two layers' block names, e.g. `fc2→fc3` (unique within a model).
+        public let name: String
     }
 
     /// The pairs of `model` the law is stated for (none across BatchNorm, pooling or convolutions).
     public static func pairs(_ model: Model) -> [Pair] {
         var result: [Pair] = []
-        var previous: Linear?
-        for layer in model.layers {
-            if let linear = layer as? Linear {
-                if let previous { result.append(Pair(incoming: previous, outgoing: linear)) }
-                previous = linear
-            } else if !(layer is Activation || layer is Dropout || layer is Flatten) {
-                previous = nil
+        var previous: (layer: Linear, block: String)?
+        for block in model.blocks {
+            for layer in block.layers {
+                if let linear = layer as? Linear {
+                    if let previous {
+                        result.append(Pair(incoming: previous.layer, outgoing: linear, name: "\(previous.block)→\(block.name)"))
+                    }
+                    previous = (linear, block.name)
+                } else if !(layer is Activation || layer is Dropout || layer is Flatten) {
+                    previous = nil
+                }
             }
         }
         return result
@@ -70,7 +76,8 @@ public enum ConservationLaw {
             }
         }
 
-        public var layers: [String] { pairs.map { "\($0.incoming.summary)→\($0.outgoing.summary)" } }
+        /// The pairs' names, in forward order (unique within a model).
+        public var layers: [String] { pairs.map(\.name) }
 
         public func deviations() -> [Double] {
             pairs.indices.map { p in
