@@ -31,17 +31,3 @@ public final class Dropout: Layer {
         return outputGradient.multiplied(by: mask)
     }
 }
-
-extension Tensor {
-    /// Elementwise product with a tensor of the same shape.
-    public func multiplied(by other: Tensor) -> Tensor {
-        precondition(shape == other.shape, "elementwise product of \(shape) and \(other.shape)")
-        return Tensor(uninitializedShape: shape) { out in
-            withUnsafeBufferPointer { a in
-                other.withUnsafeBufferPointer { b in
-                    for i in out.indices { out[i] = a[i] * b[i] }
-                }
-            }
-        }
-    }
-}

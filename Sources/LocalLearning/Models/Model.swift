@@ -5,6 +5,8 @@ public final class Model {
     public let classes: Int
     /// The spec string the model was built from, when it was built from one.
     public let spec: String
+    /// Per-sample output shape of each block, in order (the last is [classes]).
+    public let blockOutputShapes: [[Int]]
 
     /// Checks that the blocks chain from `inputShape` to `[classes]`.
     public init(blocks: [Block], inputShape: [Int], classes: Int, spec: String = "custom") throws {
@@ -13,7 +15,12 @@ public final class Model {
         self.classes = classes
         self.spec = spec
         var shape = inputShape
-        for block in blocks { shape = try block.outputShape(for: shape) }
+        var shapes: [[Int]] = []
+        for block in blocks {
+            shape = try block.outputShape(for: shape)
+            shapes.append(shape)
+        }
+        blockOutputShapes = shapes
         guard shape == [classes] else {
             throw ModelError.invalidSpec(spec: spec, reason: "the network ends in shape \(shape), expected [\(classes)] classes")
         }
@@ -47,10 +54,8 @@ public final class Model {
 
     /// A multi-line description: each block with its layers and output shape, then the parameter count.
     public var summary: String {
-        var shape = inputShape
         var lines = ["\(spec): input \(inputShape), \(classes) classes"]
-        for block in blocks {
-            shape = (try? block.outputShape(for: shape)) ?? []
+        for (block, shape) in zip(blocks, blockOutputShapes) {
             lines.append("  \(block.summary)  ⇒ \(shape)")
         }
         lines.append("  \(parameterCount) parameters")

@@ -19,19 +19,10 @@ public final class DirectFeedbackAlignment: LearningRule {
 
     public var name: String { "dfa" }
 
-    /// Per-sample output shape of each block.
-    static func blockOutputShapes(_ model: Model) -> [[Int]] {
-        var shape = model.inputShape
-        return model.blocks.map { block in
-            shape = (try? block.outputShape(for: shape)) ?? shape
-            return shape
-        }
-    }
-
     /// Draws B_i for every hidden block not seen yet.
     public func prepare(_ model: Model) {
         weightConstraint?.prepare(model)
-        let shapes = Self.blockOutputShapes(model)
+        let shapes = model.blockOutputShapes
         for index in 0..<(model.blocks.count - 1) where matrices[index] == nil {
             matrices[index] = initializer.make([model.classes, shapes[index].reduce(1, *)], using: &rng)
         }
@@ -41,7 +32,7 @@ public final class DirectFeedbackAlignment: LearningRule {
 
     /// Replaces B_i, e.g. with the output weights to compare with backprop.
     public func setFeedback(_ matrix: Tensor, forBlock index: Int, of model: Model) {
-        let size = Self.blockOutputShapes(model)[index].reduce(1, *)
+        let size = model.blockOutputShapes[index].reduce(1, *)
         precondition(matrix.shape == [model.classes, size], "DFA feedback for block \(index) must be [\(model.classes), \(size)]")
         matrices[index] = matrix
     }
@@ -50,7 +41,7 @@ public final class DirectFeedbackAlignment: LearningRule {
         prepare(model)
         let output = OutputError(model: model, batch: batch)
         let error = output.gradient
-        let shapes = Self.blockOutputShapes(model)
+        let shapes = model.blockOutputShapes
         for (index, block) in model.blocks.enumerated() {
             let signal = index == model.blocks.count - 1
                 ? error

@@ -13,6 +13,14 @@ public final class FeedbackAlignment: LearningRule {
         case fixedMagnitudeSign(Initializer)
         /// adaFA: B = W at the first step, then fixed.
         case transposeAtInit
+
+        /// B is a stored matrix (FA, adaFA) rather than one derived from the current W.
+        public var isFixed: Bool {
+            switch self {
+            case .random, .transposeAtInit: true
+            case .sign, .fixedMagnitudeSign: false
+            }
+        }
     }
 
     public let feedback: Feedback
@@ -80,8 +88,7 @@ public final class FeedbackAlignment: LearningRule {
 
     /// Replaces a fixed feedback matrix (FA, adaFA), e.g. to compare with backprop by setting B = W.
     public func setFeedback(_ matrix: Tensor, for layer: WeightedLayer) {
-        precondition(feedback == .transposeAtInit || { if case .random = feedback { return true } else { return false } }(),
-                     "only fixed feedback (fa, adafa) can be set")
+        precondition(feedback.isFixed, "only fixed feedback (fa, adafa) can be set")
         precondition(matrix.shape == layer.weight.value.shape, "feedback \(matrix.shape) must match weight \(layer.weight.value.shape)")
         state[ObjectIdentifier(layer)] = matrix
     }
@@ -96,22 +103,5 @@ public final class FeedbackAlignment: LearningRule {
         optimizer.update(model.parameters)
         weightConstraint?.apply(model)
         return output.statistics(batch)
-    }
-}
-
-extension Tensor {
-    /// f applied to every element.
-    public func mapped(_ f: (Float) -> Float) -> Tensor {
-        Tensor(uninitializedShape: shape) { out in
-            withUnsafeBufferPointer { x in for i in out.indices { out[i] = f(x[i]) } }
-        }
-    }
-
-    /// f applied elementwise to two tensors of one shape.
-    public static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
-        precondition(a.shape == b.shape, "elementwise op on \(a.shape) and \(b.shape)")
-        return Tensor(uninitializedShape: a.shape) { out in
-            a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in for i in out.indices { out[i] = f(x[i], y[i]) } } }
-        }
     }
 }
