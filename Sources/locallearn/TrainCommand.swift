@@ -27,6 +27,8 @@ struct RunConfiguration: Codable {
     var diagnostics: Bool
     var feedbackInit: String
     var constrainWeights: Bool
+    var basis: String
+    var temperature: Float
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -125,6 +127,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "After each epoch, measure on a fixed training batch the angle between each layer's update and the true backprop gradient (and, for FA variants, the angle between W and B and ‖B‖/‖W‖); printed and logged.")
     var diagnostics = false
 
+    @Option(help: "Class basis of lls, lls-m, lls-mxm: \(ClassBasis.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var basis = "square"
+
+    @Option(help: "Softmax temperature of the LLS local loss.")
+    var temperature: Float = 0.5
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -133,6 +141,10 @@ struct TrainCommand: ParsableCommand {
         guard RuleOptions.feedbackInitializers[feedbackInit] != nil else {
             throw ValidationError("unknown --feedback-init '\(feedbackInit)'; expected xavier, kaiming or uniform")
         }
+        guard ClassBasis(rawValue: basis) != nil else {
+            throw ValidationError("unknown --basis '\(basis)'; expected one of: \(ClassBasis.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
         guard DatasetName(rawValue: dataset) != nil else {
             throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
         }
@@ -173,7 +185,8 @@ struct TrainCommand: ParsableCommand {
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
-                         diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights)
+                         diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
+                         basis: basis, temperature: temperature)
     }
 
     func run() throws {
@@ -198,7 +211,10 @@ struct TrainCommand: ParsableCommand {
             throw CommandError(error.description)
         }
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
-            feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights))!
+            feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
+            basis: ClassBasis(rawValue: basis)!, temperature: temperature))!
+        let meter = MemoryMeter()
+        network.memoryMeter = meter
         let kind = OptimizerKind(rawValue: optimizer)!
         let opt = kind.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
         let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,
@@ -212,6 +228,11 @@ struct TrainCommand: ParsableCommand {
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if showModel { print(network.summary) }
+        if let costs = learningRule as? RuleCosts {
+            let macs = costs.macsPerSample(network)
+            print("MACs per training sample: forward \(Self.count(macs.forward)), learning signal \(Self.count(macs.signal)), "
+                  + "weight update \(Self.count(macs.update))")
+        }
         let runLog = try log.map { try RunLog(path: $0) }
         try runLog?.write(type: "config", runConfiguration)
 
@@ -234,6 +255,11 @@ struct TrainCommand: ParsableCommand {
                     try runLog?.write(type: "diagnostics", record)
                 }
             })
+        let memory = MemoryReport(meter: meter, model: network, optimizer: opt, rule: learningRule)
+        print("peak training memory (engine): \(Self.mebibytes(memory.totalBytes)) = activations \(Self.mebibytes(memory.peakActivationBytes))"
+              + " + parameters \(Self.mebibytes(memory.parameterBytes)) + gradients \(Self.mebibytes(memory.gradientBytes))"
+              + " + optimizer \(Self.mebibytes(memory.optimizerBytes)) + rule state \(Self.mebibytes(memory.ruleStateBytes))")
+        try runLog?.write(type: "memory", memory)
         let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
         let last = reports.last!
         print(String(format: "done: final test accuracy %.2f%%, best %.2f%% (epoch %d), %.1f s, peak RSS %.0f MiB",
@@ -284,6 +310,18 @@ struct TrainCommand: ParsableCommand {
         var elapsedSeconds: Double
         var peakResidentBytes: Int
     }
+
+    /// 1234567 → "1.23 M".
+    static func count(_ n: Int) -> String {
+        switch n {
+        case 1_000_000_000...: String(format: "%.2f G", Double(n) / 1e9)
+        case 1_000_000...: String(format: "%.2f M", Double(n) / 1e6)
+        case 1_000...: String(format: "%.1f k", Double(n) / 1e3)
+        default: "\(n)"
+        }
+    }
+
+    static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
     static func format(_ r: EpochReport, epochs: Int) -> String {
         let width = String(epochs).count

@@ -47,6 +47,7 @@ public enum UpdateAlignment {
 /// An optimizer that applies nothing and keeps a copy of every gradient it is handed.
 final class GradientRecorder: Optimizer {
     var learningRate: Float = 0
+    var stateBytes: Int { 0 }
     private var gradients: [ObjectIdentifier: Tensor] = [:]
 
     func update(_ parameters: [Parameter]) {

@@ -104,6 +104,12 @@ public final class Activation: Layer {
 
     public init(_ function: ActivationFunction) { self.function = function }
 
+    public var heldBuffers: [HeldBuffer] { [input, output].compactMap(\.heldBuffer) }
+    public func releaseHeld() {
+        input = Tensor(shape: [0])
+        output = Tensor(shape: [0])
+    }
+
     public var summary: String { function.name }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }

@@ -16,6 +16,13 @@ public final class BatchNorm: Layer {
     private var inverseStd: [Float] = []
     private var lastMode: Mode = .evaluation
 
+    public var heldBuffers: [HeldBuffer] { [input.heldBuffer, mean.heldBuffer, inverseStd.heldBuffer].compactMap { $0 } }
+    public func releaseHeld() {
+        input = Tensor(shape: [0])
+        mean = []
+        inverseStd = []
+    }
+
     public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels
         self.epsilon = epsilon

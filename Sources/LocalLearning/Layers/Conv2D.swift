@@ -29,6 +29,14 @@ public final class Conv2D: WeightedLayer {
         "Conv2D(\(inChannels)→\(outChannels), \(kernelSize)×\(kernelSize), stride \(stride), pad \(padding))"
     }
 
+    public var heldBuffers: [HeldBuffer] { [columns, scratch, inputGradientColumns].compactMap(\.heldBuffer) }
+    public func releaseHeld() {
+        columns.release()
+        scratch.release()
+        inputGradientColumns.release()
+        cachedGeometry = nil
+    }
+
     func geometry(height: Int, width: Int) -> ConvolutionGeometry {
         ConvolutionGeometry(channels: inChannels, height: height, width: width, kernelHeight: kernelSize,
                             kernelWidth: kernelSize, stride: stride, padding: padding)

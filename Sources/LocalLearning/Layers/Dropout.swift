@@ -5,6 +5,9 @@ public final class Dropout: Layer {
     private var rng: SeededGenerator
     private var mask = Tensor(shape: [0])
 
+    public var heldBuffers: [HeldBuffer] { mask.heldBuffer.map { [$0] } ?? [] }
+    public func releaseHeld() { mask = Tensor(shape: [0]) }
+
     public init(probability: Float, rng: inout SeededGenerator) {
         precondition(probability >= 0 && probability < 1, "Dropout probability must be in [0, 1), got \(probability)")
         self.probability = probability

@@ -30,6 +30,12 @@ public protocol Layer: AnyObject {
     func outputShape(for inputShape: [Int]) throws -> [Int]
     func forward(_ input: Tensor, mode: Mode) -> Tensor
     func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor?
+    /// The memory the layer holds between steps: what its last training forward cached for backward
+    /// and its scratch buffers (read by `MemoryMeter`).
+    var heldBuffers: [HeldBuffer] { get }
+    /// Frees what `heldBuffers` lists; the next training forward allocates again. Backward needs a
+    /// training forward after this.
+    func releaseHeld()
 }
 
 /// A layer whose input gradient is a product with a weight matrix (Linear, Conv2D).
@@ -54,6 +60,8 @@ extension WeightedLayer {
 /// A layer whose per-sample computation is elementwise; it has no parameters.
 extension Layer {
     public var parameters: [Parameter] { [] }
+    public var heldBuffers: [HeldBuffer] { [] }
+    public func releaseHeld() {}
 }
 
 /// Errors from building or shaping a model.
@@ -89,6 +97,13 @@ final class Workspace {
             capacity = count
         }
         return pointer
+    }
+
+    /// Frees the buffer; the next `buffer(_:)` allocates again.
+    func release() {
+        pointer.deallocate()
+        pointer = .allocate(capacity: 1)
+        capacity = 1
     }
 
     deinit { pointer.deallocate() }

@@ -17,6 +17,9 @@ public final class Linear: WeightedLayer {
         self.bias = bias ? Parameter(name: "bias", value: .uniform([outputSize], bound: bound, using: &rng)) : nil
     }
 
+    public var heldBuffers: [HeldBuffer] { input?.heldBuffer.map { [$0] } ?? [] }
+    public func releaseHeld() { input = nil }
+
     public var summary: String { "Linear(\(inputSize)→\(outputSize))" }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {

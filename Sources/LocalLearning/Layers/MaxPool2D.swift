@@ -5,6 +5,12 @@ public final class MaxPool2D: Layer {
     private var argmax: [Int32] = []          // index within the input plane, per output element
     private var inputShape: [Int] = []
 
+    public var heldBuffers: [HeldBuffer] { argmax.heldBuffer.map { [$0] } ?? [] }
+    public func releaseHeld() {
+        argmax = []
+        inputShape = []
+    }
+
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }

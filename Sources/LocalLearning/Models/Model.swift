@@ -7,6 +7,8 @@ public final class Model {
     public let spec: String
     /// Per-sample output shape of each block, in order (the last is [classes]).
     public let blockOutputShapes: [[Int]]
+    /// When set, training forwards and backwards sample it after every block.
+    public var memoryMeter: MemoryMeter?
 
     /// Checks that the blocks chain from `inputShape` to `[classes]`.
     public init(blocks: [Block], inputShape: [Int], classes: Int, spec: String = "custom") throws {
@@ -32,7 +34,12 @@ public final class Model {
 
     /// Logits [N, classes] for a batch [N, inputShape…].
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
-        blocks.reduce(input) { $1.forward($0, mode: mode) }
+        guard mode == .training, let meter = memoryMeter else { return blocks.reduce(input) { $1.forward($0, mode: mode) } }
+        return blocks.reduce(input) { x, block in
+            let y = block.forward(x, mode: mode)
+            meter.sample(self, inFlight: [x, y])
+            return y
+        }
     }
 
     /// Backpropagates `outputGradient` (∂L/∂logits) through every block, writing every parameter's gradient.
@@ -45,6 +52,7 @@ public final class Model {
         var gradient = outputGradient
         for (index, block) in blocks.enumerated().reversed() {
             guard let g = block.backward(gradient, propagate: index > 0, layerBackward: layerBackward) else { return }
+            memoryMeter?.sample(self, inFlight: [gradient, g])
             gradient = g
         }
     }

@@ -9,7 +9,9 @@ public final class Adam: Optimizer {
     public var learningRate: Float
     public let beta1, beta2, epsilon, weightDecay: Float
     public let decoupled: Bool
-    private let slots = OptimizerSlots()
+    private let slots = OptimizerSlots(moments: 2)
+
+    public var stateBytes: Int { slots.bytes }
 
     public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0, decoupled: Bool = false) {

@@ -7,7 +7,9 @@ import Glibc
 public final class Adamax: Optimizer {
     public var learningRate: Float
     public let beta1, beta2, epsilon, weightDecay: Float
-    private let slots = OptimizerSlots()
+    private let slots = OptimizerSlots(moments: 2)
+
+    public var stateBytes: Int { slots.bytes }
 
     public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) {
         precondition(weightDecay >= 0, "weight decay must be ≥ 0")

@@ -3,6 +3,8 @@ public protocol Optimizer: AnyObject {
     /// The step size of the next update; a schedule sets it before each step.
     var learningRate: Float { get set }
     func update(_ parameters: [Parameter])
+    /// Bytes of per-parameter state (moments) held now.
+    var stateBytes: Int { get }
 }
 
 /// Per-parameter state of an optimizer, created on first use and keyed by the parameter's identity.
@@ -11,18 +13,27 @@ final class OptimizerSlots {
         var first: [Float]
         var second: [Float]
         var steps = 0
-        init(count: Int) {
-            first = [Float](repeating: 0, count: count)
-            second = [Float](repeating: 0, count: count)
+        init(first: Int, second: Int) {
+            self.first = [Float](repeating: 0, count: first)
+            self.second = [Float](repeating: 0, count: second)
         }
     }
 
     private var slots: [ObjectIdentifier: Slot] = [:]
+    /// How many moment buffers each slot holds (SGD without momentum: none).
+    let moments: Int
+
+    init(moments: Int) {
+        precondition((0...2).contains(moments))
+        self.moments = moments
+    }
+
+    var bytes: Int { slots.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.stride } }
 
     func slot(for parameter: Parameter) -> Slot {
         let key = ObjectIdentifier(parameter)
         if let slot = slots[key] { return slot }
-        let slot = Slot(count: parameter.value.count)
+        let slot = Slot(first: moments >= 1 ? parameter.value.count : 0, second: moments >= 2 ? parameter.value.count : 0)
         slots[key] = slot
         return slot
     }

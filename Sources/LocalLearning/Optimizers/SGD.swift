@@ -6,7 +6,9 @@ public final class SGD: Optimizer {
     public let momentum: Float
     public let nesterov: Bool
     public let weightDecay: Float
-    private let slots = OptimizerSlots()
+    private let slots: OptimizerSlots
+
+    public var stateBytes: Int { slots.bytes }
 
     public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) {
         precondition(momentum >= 0 && weightDecay >= 0, "SGD needs momentum ≥ 0 and weight decay ≥ 0")
@@ -15,6 +17,7 @@ public final class SGD: Optimizer {
         self.momentum = momentum
         self.nesterov = nesterov
         self.weightDecay = weightDecay
+        slots = OptimizerSlots(moments: momentum > 0 ? 1 : 0)
     }
 
     public func update(_ parameters: [Parameter]) {

@@ -11,3 +11,12 @@ public final class Backprop: LearningRule {
         return output.statistics(batch)
     }
 }
+
+extension Backprop: RuleCosts {
+    /// Signal: the error sent back through every weighted layer but the first.
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        MACBreakdown(forward: model.forwardMACs, signal: model.errorPropagationMACs, update: model.weightGradientMACs)
+    }
+
+    public func stateBytes(_ model: Model) -> Int { 0 }
+}

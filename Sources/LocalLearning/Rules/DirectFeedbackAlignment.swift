@@ -53,3 +53,16 @@ public final class DirectFeedbackAlignment: LearningRule {
         return output.statistics(batch)
     }
 }
+
+extension DirectFeedbackAlignment: RuleCosts {
+    /// Signal: the output error projected to every hidden block's output (classes × its size).
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        let projections = model.blockOutputShapes.dropLast().reduce(0) { $0 + model.classes * $1.reduce(1, *) }
+        return MACBreakdown(forward: model.forwardMACs, signal: projections, update: model.weightGradientMACs)
+    }
+
+    public func stateBytes(_ model: Model) -> Int {
+        prepare(model)
+        return matrices.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+    }
+}

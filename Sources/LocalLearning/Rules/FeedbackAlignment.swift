@@ -105,3 +105,17 @@ public final class FeedbackAlignment: LearningRule {
         return output.statistics(batch)
     }
 }
+
+extension FeedbackAlignment: RuleCosts {
+    /// The same products as backprop, through B instead of W (sign-FA's and frSF's elementwise
+    /// construction of B from W is not counted).
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        MACBreakdown(forward: model.forwardMACs, signal: model.errorPropagationMACs, update: model.weightGradientMACs)
+    }
+
+    /// The stored feedback matrices (sign-FA stores one scale per layer).
+    public func stateBytes(_ model: Model) -> Int {
+        prepare(model)
+        return model.weightedLayers.reduce(0) { $0 + (state[ObjectIdentifier($1)]?.count ?? 0) * MemoryLayout<Float>.stride }
+    }
+}

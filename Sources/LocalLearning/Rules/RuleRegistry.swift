@@ -4,10 +4,17 @@ public struct RuleOptions: Sendable, Equatable {
     public var feedbackInitializer: Initializer = .xavierUniform
     /// Keep every weighted layer's ‖W‖_F at its initial value (fa, signfa, frsf, adafa, dfa).
     public var constrainWeights = false
+    /// Class basis of the LLS rules.
+    public var basis: ClassBasis = .square
+    /// Softmax temperature of the LLS rules' local loss.
+    public var temperature: Float = 0.5
 
-    public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false) {
+    public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false,
+                basis: ClassBasis = .square, temperature: Float = 0.5) {
         self.feedbackInitializer = feedbackInitializer
         self.constrainWeights = constrainWeights
+        self.basis = basis
+        self.temperature = temperature
     }
 
     /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
@@ -18,7 +25,7 @@ public struct RuleOptions: Sendable, Equatable {
 
 /// The learning rules by the names users type on the command line.
 public enum RuleRegistry {
-    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa"]
+    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm"]
 
     public static var help: String { names.joined(separator: ", ") }
 
@@ -32,6 +39,9 @@ public enum RuleRegistry {
         case "frsf": return FeedbackAlignment(feedback: .fixedMagnitudeSign(initializer), constrainWeights: constrain, seed: seed)
         case "adafa": return FeedbackAlignment(feedback: .transposeAtInit, constrainWeights: constrain, seed: seed)
         case "dfa": return DirectFeedbackAlignment(initializer: initializer, constrainWeights: constrain, seed: seed)
+        case "lls", "lls-m", "lls-mxm":
+            let modulation: LLSHead.Modulation = name == "lls" ? .none : (name == "lls-m" ? .vector : .matrix)
+            return LLS(LLS.Configuration(basis: options.basis, temperature: options.temperature, modulation: modulation), seed: seed)
         default: return nil
         }
     }

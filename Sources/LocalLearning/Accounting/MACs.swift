@@ -1,0 +1,71 @@
+/// Multiply–accumulates per training sample, split the way local-learning papers compare rules.
+public struct MACBreakdown: Sendable, Codable, Equatable {
+    /// The forward pass of the network (inference cost).
+    public var forward: Int
+    /// Producing every layer's learning signal: BP's backward error propagation through the layers
+    /// above, FA's through its feedback matrices, DFA's projections of the output error, LLS's pooling
+    /// and basis projection (both directions).
+    public var signal: Int
+    /// Weight gradients from the signal (the outer products / correlations with the layer input).
+    public var update: Int
+
+    public init(forward: Int, signal: Int, update: Int) {
+        self.forward = forward
+        self.signal = signal
+        self.update = update
+    }
+
+    public var total: Int { forward + signal + update }
+}
+
+/// Layers whose forward pass costs multiply–accumulates. Elementwise layers, normalisation and
+/// pooling count as free, as in the papers' tables.
+public protocol CountsMACs {
+    /// MACs of one sample's forward pass for a per-sample input shape.
+    func forwardMACs(inputShape: [Int]) -> Int
+}
+
+extension Linear: CountsMACs {
+    public func forwardMACs(inputShape: [Int]) -> Int { inputSize * outputSize }
+}
+
+extension Conv2D: CountsMACs {
+    public func forwardMACs(inputShape: [Int]) -> Int {
+        let g = geometry(height: inputShape[1], width: inputShape[2])
+        return g.patchSize * outChannels * g.outputPlane
+    }
+}
+
+/// What a rule costs beyond the model: MACs per sample and the bytes of state it owns.
+public protocol RuleCosts {
+    func macsPerSample(_ model: Model) -> MACBreakdown
+    /// Bytes of rule-owned state (feedback matrices, bases, modulations, heads) for `model`.
+    func stateBytes(_ model: Model) -> Int
+}
+
+extension Model {
+    /// Forward MACs per sample of every layer, in order, with the index of its block.
+    public var layerMACs: [(block: Int, layer: Layer, macs: Int)] {
+        var result: [(Int, Layer, Int)] = []
+        var shape = inputShape
+        for (index, block) in blocks.enumerated() {
+            for layer in block.layers {
+                result.append((index, layer, (layer as? CountsMACs)?.forwardMACs(inputShape: shape) ?? 0))
+                shape = try! layer.outputShape(for: shape)   // validated when the model was built
+            }
+        }
+        return result
+    }
+
+    public var forwardMACs: Int { layerMACs.reduce(0) { $0 + $1.macs } }
+
+    /// MACs of the weight gradients: one per forward MAC of every weighted layer.
+    public var weightGradientMACs: Int { layerMACs.filter { $0.layer is WeightedLayer }.reduce(0) { $0 + $1.macs } }
+
+    /// MACs of sending the error back through every weighted layer except the first (whose input
+    /// needs no gradient): one per forward MAC, whether through W (BP) or a feedback matrix (FA).
+    public var errorPropagationMACs: Int {
+        let weighted = layerMACs.filter { $0.layer is WeightedLayer }
+        return weighted.dropFirst().reduce(0) { $0 + $1.macs }
+    }
+}

@@ -1,0 +1,59 @@
+/// The engine's own account of training memory. Between samples nothing is estimated: a sample adds
+/// up the distinct buffers every layer of the model holds right then (activations cached for
+/// backward, scratch buffers; shared storage counted once) and the tensors the step has in flight,
+/// and keeps the largest total seen. Rules sample where their live set is largest (the model samples
+/// after every block of a training forward and backward).
+public final class MemoryMeter {
+    /// Largest activation + scratch bytes seen by a sample.
+    public private(set) var peakActivationBytes = 0
+    public private(set) var samples = 0
+
+    public init() {}
+
+    public func sample(_ model: Model, inFlight: [Tensor] = []) {
+        var seen = Set<UInt>()
+        var total = 0
+        for buffer in model.layers.flatMap(\.heldBuffers) + inFlight.compactMap(\.heldBuffer) where seen.insert(buffer.address).inserted {
+            total += buffer.bytes
+        }
+        peakActivationBytes = max(peakActivationBytes, total)
+        samples += 1
+    }
+
+    public func reset() {
+        peakActivationBytes = 0
+        samples = 0
+    }
+}
+
+/// Peak training memory of one run, by kind.
+public struct MemoryReport: Sendable, Codable, Equatable {
+    /// Model parameters.
+    public var parameterBytes: Int
+    /// Parameter gradients (the engine keeps one per parameter).
+    public var gradientBytes: Int
+    /// Optimizer moments.
+    public var optimizerBytes: Int
+    /// State the rule owns: feedback matrices, bases, learned modulations, auxiliary networks.
+    public var ruleStateBytes: Int
+    /// Peak of activations cached for backward, scratch buffers and tensors in flight during a step.
+    public var peakActivationBytes: Int
+
+    public init(parameterBytes: Int, gradientBytes: Int, optimizerBytes: Int, ruleStateBytes: Int, peakActivationBytes: Int) {
+        self.parameterBytes = parameterBytes
+        self.gradientBytes = gradientBytes
+        self.optimizerBytes = optimizerBytes
+        self.ruleStateBytes = ruleStateBytes
+        self.peakActivationBytes = peakActivationBytes
+    }
+
+    /// Everything the step needs at its peak.
+    public var totalBytes: Int { parameterBytes + gradientBytes + optimizerBytes + ruleStateBytes + peakActivationBytes }
+
+    /// Reads the meter, the model, the optimizer and the rule after at least one step.
+    public init(meter: MemoryMeter, model: Model, optimizer: Optimizer, rule: LearningRule) {
+        let parameterBytes = model.parameterCount * MemoryLayout<Float>.stride
+        self.init(parameterBytes: parameterBytes, gradientBytes: parameterBytes, optimizerBytes: optimizer.stateBytes,
+                  ruleStateBytes: (rule as? RuleCosts)?.stateBytes(model) ?? 0, peakActivationBytes: meter.peakActivationBytes)
+    }
+}

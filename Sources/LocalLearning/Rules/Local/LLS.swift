@@ -1,0 +1,95 @@
+/// LLS — local learning inspired by neural activity synchronization (Apolinario, Roy & Roy, WACV 2025),
+/// as its public reference code does it: every hidden block trains on its own `LLSHead` loss, on a
+/// detached input, one block after another during the forward pass; the classifier trains with
+/// cross-entropy on the detached output of the last block (see `LocalTraining`). Prediction is the
+/// plain forward pass; the bases are used only for learning.
+///
+/// Pool sizes follow the reference: conv blocks pool their activation to 4×4 (the first conv block)
+/// or 2×2 (later ones); linear blocks use their own width (no pooling). `modulation` gives LLS-M
+/// (learned m ∈ R^C per block) or LLS-MxM (learned M ∈ R^{C×C} per block).
+public final class LLS: LearningRule, RuleCosts {
+    public struct Configuration: Sendable, Equatable, Codable {
+        public var basis: ClassBasis = .square
+        public var temperature: Float = 0.5
+        public var modulation: LLSHead.Modulation = .none
+        /// s for the first conv block and for later ones.
+        public var firstConvPool = 4
+        public var convPool = 2
+        /// Free each block's activations once its update is done.
+        public var releaseActivations = true
+
+        public init(basis: ClassBasis = .square, temperature: Float = 0.5, modulation: LLSHead.Modulation = .none) {
+            self.basis = basis
+            self.temperature = temperature
+            self.modulation = modulation
+        }
+    }
+
+    public let configuration: Configuration
+    private let seed: UInt64
+    /// One head per hidden block, built on first use.
+    public private(set) var heads: [LLSHead] = []
+
+    public init(_ configuration: Configuration = Configuration(), seed: UInt64 = 1) {
+        self.configuration = configuration
+        self.seed = seed
+    }
+
+    public var name: String {
+        switch configuration.modulation {
+        case .none: "lls"
+        case .vector: "lls-m"
+        case .matrix: "lls-mxm"
+        }
+    }
+
+    /// Builds the heads for `model`'s hidden blocks (once).
+    public func prepare(_ model: Model) {
+        guard heads.isEmpty else { return }
+        var convBlocks = 0
+        for (index, shape) in SignalTap.hiddenShapes(of: model).enumerated() {
+            let pool: Int
+            if shape.count == 3 {
+                pool = convBlocks == 0 ? configuration.firstConvPool : configuration.convPool
+                convBlocks += 1
+            } else {
+                pool = shape.reduce(1, *)
+            }
+            heads.append(LLSHead(activationShape: shape.count == 3 ? shape : [shape.reduce(1, *)], classes: model.classes,
+                                 poolSize: pool, basis: configuration.basis, temperature: configuration.temperature,
+                                 modulation: configuration.modulation, seed: seed &+ UInt64(index)))
+        }
+    }
+
+    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
+        prepare(model)
+        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer,
+                                  releaseActivations: configuration.releaseActivations) { index, activation in
+            let head = heads[index]
+            return (head.lossAndGradient(activation, labels: batch.labels), head.parameters)
+        }
+    }
+
+    /// Forward: the network. Signal: per hidden block, the adaptive pooling (one MAC per averaged
+    /// input element, forward and backward), the L2 normalisation (4 per feature: norm, scale, and
+    /// their backward), the basis projection and its transpose (2·C·D), and the modulation (3·C for
+    /// m, 3·C² for M: product, its input gradient, its own gradient). Update: the weight gradients.
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        prepare(model)
+        var signal = 0
+        for (head, shape) in zip(heads, SignalTap.hiddenShapes(of: model)) {
+            let elements = shape.reduce(1, *)
+            let pooling = head.features == elements && shape.count == 1 ? 0 : 2 * elements
+            let c = head.classes, d = head.features
+            let modulation = switch head.modulation { case .none: 0; case .vector: 3 * c; case .matrix: 3 * c * c }
+            signal += pooling + 4 * d + 2 * c * d + modulation
+        }
+        return MACBreakdown(forward: model.forwardMACs, signal: signal, update: model.weightGradientMACs)
+    }
+
+    /// The bases (fixed, 4 bytes per entry) and the modulation parameters with their gradients.
+    public func stateBytes(_ model: Model) -> Int {
+        prepare(model)
+        return heads.reduce(0) { $0 + ($1.basis.count + 2 * ($1.modulationParameter?.value.count ?? 0)) * MemoryLayout<Float>.stride }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// MACs per sample and measured peak training memory of several rules on one model.
+struct CostsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "costs",
+        abstract: "MACs per training sample (forward / learning signal / update) and the engine's peak training memory, per rule.",
+        discussion: """
+        Memory is measured, not estimated: each rule runs a few training steps on synthetic input while the \
+        engine adds up the buffers every layer holds (activations kept for backward, scratch) and the tensors \
+        in flight, after every block. Parameters, gradients, optimizer moments and rule state are added. \
+        MACs are analytical from the layer shapes; pooling, normalisation and activations count as free.
+        """
+    )
+
+    @Option(help: "Model spec: \(ModelSpec.help).")
+    var model = "smallconv"
+
+    @Option(help: "Per-sample input shape, CxHxW (e.g. 3x32x32) or a feature count.")
+    var input = "1x28x28"
+
+    @Option(help: "Number of classes.")
+    var classes = 10
+
+    @Option(help: "Rules, comma-separated.")
+    var rules = "bp,fa,dfa,lls,lls-m,lls-mxm"
+
+    @Option(help: "Batch size.")
+    var batchSize = 128
+
+    @Option(help: "Training steps measured per rule.")
+    var steps = 2
+
+    @Option(help: "Optimizer whose state is counted: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var optimizer = "adam"
+
+    @Option(help: "BLAS threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        Runtime.configure(threads: threads)
+        let shape = input.split(separator: "x").compactMap { Int($0) }
+        guard !shape.isEmpty, shape.count == input.split(separator: "x").count, shape.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("bad --input '\(input)'; expected CxHxW such as 3x32x32, or a feature count")
+        }
+        guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("unknown --optimizer '\(optimizer)'") }
+        let names = rules.split(separator: ",").map(String.init)
+        for name in names where RuleRegistry.make(name) == nil {
+            throw ValidationError("unknown rule '\(name)'; expected one of: \(RuleRegistry.help)")
+        }
+        print("costs: \(model), input \(shape.map(String.init).joined(separator: "×")), \(classes) classes, batch \(batchSize), \(optimizer)")
+        print("| rule | forward MACs | signal MACs | update MACs | signal vs BP | peak memory | activations | params+grads | optimizer | rule state | s/step |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        var bpSignal: Int?
+        for name in names {
+            let profile: CostProfile
+            do {
+                profile = try CostProfile.measure(rule: name, spec: model, inputShape: shape, classes: classes,
+                                                  batchSize: batchSize, steps: steps, optimizer: kind)
+            } catch let error as ModelError {
+                throw CommandError(error.description)
+            }
+            if name == "bp" { bpSignal = profile.macs?.signal }
+            let m = profile.memory
+            let ratio: String
+            if name == "bp" {
+                ratio = "1×"
+            } else if let bp = bpSignal, let signal = profile.macs?.signal, signal > 0 {
+                ratio = String(format: "%.1f× fewer", Double(bp) / Double(signal))
+            } else {
+                ratio = "–"
+            }
+            let macs = profile.macs
+            print("| \(name) | \(macs.map { TrainCommand.count($0.forward) } ?? "–") | \(macs.map { TrainCommand.count($0.signal) } ?? "–") "
+                  + "| \(macs.map { TrainCommand.count($0.update) } ?? "–") | \(ratio) "
+                  + "| \(TrainCommand.mebibytes(m.totalBytes)) | \(TrainCommand.mebibytes(m.peakActivationBytes)) "
+                  + "| \(TrainCommand.mebibytes(m.parameterBytes + m.gradientBytes)) | \(TrainCommand.mebibytes(m.optimizerBytes)) "
+                  + "| \(TrainCommand.mebibytes(m.ruleStateBytes)) | \(String(format: "%.2f", profile.secondsPerStep)) |")
+        }
+        print(String(format: "process peak RSS (all rules above, one process): %.0f MiB", Double(Runtime.peakResidentBytes) / 1_048_576))
+    }
+}
