@@ -48,6 +48,20 @@ struct AccountingTests {
         #expect(lls[2] * 3 < bp[2], "lls \(lls), bp \(bp)")
     }
 
+    @Test func diagnosticsStayOutOfTheMemoryMeter() throws {
+        let model = try ModelSpec.build("mlp:64-128x4-10:relu:bn", inputShape: [64], classes: 10)
+        let meter = MemoryMeter()
+        model.memoryMeter = meter
+        var rng = SeededGenerator(seed: 3)
+        let batch = Batch(images: Tensor.uniform([32, 64], bound: 1, using: &rng), labels: (0..<32).map { Int32($0 % 10) })
+        let lls = LLS()
+        _ = lls.step(model: model, batch: batch, optimizer: SGD(learningRate: 0.01))
+        let peak = meter.peakActivationBytes
+        _ = UpdateAlignment.measure(rule: lls, model: model, batch: batch)   // runs a backprop pass
+        #expect(meter.peakActivationBytes == peak)
+        #expect(model.memoryMeter === meter)
+    }
+
     @Test func heldBuffersSharedBetweenLayersCountOnce() throws {
         let model = try ModelSpec.build("mlp:8-16-4:relu", inputShape: [8], classes: 4)
         let meter = MemoryMeter()

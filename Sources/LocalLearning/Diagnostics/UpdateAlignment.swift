@@ -7,7 +7,8 @@ import Glibc
 /// follows the gradient; below 90° it still descends.
 ///
 /// Measuring runs the rule's step and a backprop step with an optimizer that applies nothing, so the
-/// weights are untouched; BatchNorm running statistics are restored afterwards. Dropout masks are
+/// weights are untouched; BatchNorm running statistics are restored afterwards, and the model's
+/// memory meter does not see the measurement. Dropout masks are
 /// drawn as in any step (so a run with diagnostics draws different later masks than one without).
 public enum UpdateAlignment {
     public struct LayerAngle: Sendable, Codable, Equatable {
@@ -18,7 +19,13 @@ public enum UpdateAlignment {
 
     public static func measure(rule: LearningRule, model: Model, batch: Batch) -> [LayerAngle] {
         let saved = model.layers.compactMap { $0 as? BatchNorm }.map { ($0, $0.runningStatistics) }
-        defer { for (bn, stats) in saved { bn.runningStatistics = stats } }
+        // The measurement is not part of training: keep its backprop pass out of the memory meter.
+        let meter = model.memoryMeter
+        model.memoryMeter = nil
+        defer {
+            for (bn, stats) in saved { bn.runningStatistics = stats }
+            model.memoryMeter = meter
+        }
         let ruleGradients = GradientRecorder(), backpropGradients = GradientRecorder()
         _ = rule.step(model: model, batch: batch, optimizer: ruleGradients)
         _ = Backprop().step(model: model, batch: batch, optimizer: backpropGradients)
