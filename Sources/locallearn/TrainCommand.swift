@@ -213,6 +213,9 @@ struct TrainCommand: ParsableCommand {
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
             basis: ClassBasis(rawValue: basis)!, temperature: temperature))!
+        if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
+            throw CommandError("rule \(rule) cannot train \(model): \(reason)")
+        }
         let meter = MemoryMeter()
         network.memoryMeter = meter
         let kind = OptimizerKind(rawValue: optimizer)!
@@ -228,13 +231,14 @@ struct TrainCommand: ParsableCommand {
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if showModel { print(network.summary) }
+        let runLog = try log.map { try RunLog(path: $0) }
+        try runLog?.write(type: "config", runConfiguration)
         if let costs = learningRule as? RuleCosts {
             let macs = costs.macsPerSample(network)
             print("MACs per training sample: forward \(Self.count(macs.forward)), learning signal \(Self.count(macs.signal)), "
                   + "weight update \(Self.count(macs.update))")
+            try runLog?.write(type: "macs", macs)
         }
-        let runLog = try log.map { try RunLog(path: $0) }
-        try runLog?.write(type: "config", runConfiguration)
 
         let conservation = diagnostics ? Self.conservationTracker(rule: learningRule, model: network) : nil
         let probe = train.prefix(batchSize)

@@ -55,6 +55,16 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
+    /// Per-sample image shape [C, H, W], known without reading the files.
+    public var sampleShape: [Int] {
+        switch self {
+        case .embedded, .mnist, .fashionMNIST: [1, 28, 28]
+        case .cifar10, .cifar100: [3, 32, 32]
+        }
+    }
+
+    public var classes: Int { self == .cifar100 ? 100 : 10 }
+
     /// Loads both splits. `directory` is the folder holding the files (or its parent); ignored for `embedded`.
     public func load(directory: String?) throws -> DatasetSplits {
         switch self {

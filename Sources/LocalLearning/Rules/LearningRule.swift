@@ -38,6 +38,12 @@ public protocol LearningRule: AnyObject {
     func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics
 }
 
+/// Rules that cannot train every model say why (e.g. a local rule on a model with no hidden block).
+public protocol ModelRequirements {
+    /// nil when the rule can train `model`, else the reason it cannot.
+    func unsupportedReason(for model: Model) -> String?
+}
+
 /// Where every rule that learns from the output error starts: a training-mode forward pass and the
 /// softmax cross-entropy, with its gradient ∂L/∂logits = (softmax − onehot)/N.
 public struct OutputError {

@@ -7,7 +7,7 @@
 /// Pool sizes follow the reference: conv blocks pool their activation to 4×4 (the first conv block)
 /// or 2×2 (later ones); linear blocks use their own width (no pooling). `modulation` gives LLS-M
 /// (learned m ∈ R^C per block) or LLS-MxM (learned M ∈ R^{C×C} per block).
-public final class LLS: LearningRule, RuleCosts {
+public final class LLS: LearningRule, RuleCosts, ModelRequirements {
     public struct Configuration: Sendable, Equatable, Codable {
         public var basis: ClassBasis = .square
         public var temperature: Float = 0.5
@@ -41,6 +41,10 @@ public final class LLS: LearningRule, RuleCosts {
         case .vector: "lls-m"
         case .matrix: "lls-mxm"
         }
+    }
+
+    public func unsupportedReason(for model: Model) -> String? {
+        model.blocks.count < 2 ? "the model has no hidden block to train with a local loss" : nil
     }
 
     /// Builds the heads for `model`'s hidden blocks (once).

@@ -1,0 +1,122 @@
+import Foundation
+
+/// One rule's result in a comparison.
+public struct ComparisonRow: Sendable, Codable {
+    public enum Status: Sendable, Codable, Equatable {
+        case done
+        case notApplicable(reason: String)
+        case failed(message: String)
+    }
+
+    public var rule: String
+    public var status: Status
+    public var recipe: RuleRecipe?
+    /// Test accuracy after every epoch.
+    public var testAccuracies: [Double] = []
+    public var finalTrainAccuracy: Double?
+    /// Seconds in the training loops (batch assembly included, evaluation excluded) and for the whole run.
+    public var trainSeconds: Double?
+    public var wallSeconds: Double?
+    public var samplesPerSecond: Double?
+    public var memory: MemoryReport?
+    public var peakResidentBytes: Int?
+    public var macs: MACBreakdown?
+    /// One layer's update-vs-gradient angle after every epoch.
+    public struct LayerSeries: Sendable, Codable, Equatable {
+        public var layer: String
+        public var degrees: [Double?]
+
+        public init(layer: String, degrees: [Double?]) {
+            self.layer = layer
+            self.degrees = degrees
+        }
+    }
+
+    /// Update-vs-gradient angle per layer (in the model's order) over epochs, where measured.
+    public var updateAngles: [LayerSeries] = []
+
+    public init(rule: String, status: Status, recipe: RuleRecipe? = nil) {
+        self.rule = rule
+        self.status = status
+        self.recipe = recipe
+    }
+
+    public var finalTestAccuracy: Double? { testAccuracies.last }
+    public var bestTestAccuracy: Double? { testAccuracies.max() }
+    public var bestEpoch: Int? { bestTestAccuracy.flatMap { best in testAccuracies.firstIndex(of: best).map { $0 + 1 } } }
+
+    /// Rule-owned state: feedback matrices, bases, modulations, error synapses, auxiliary networks.
+    public var parameterOverheadBytes: Int? { memory?.ruleStateBytes }
+}
+
+/// Renders comparison rows as Markdown and CSV.
+public enum ComparisonTable {
+    static let headers = ["rule", "recipe", "final test acc", "best test acc (epoch)", "train acc", "train time", "samples/s",
+                          "engine peak memory", "peak RSS", "MACs fwd / signal / update", "rule state"]
+
+    static func cells(_ r: ComparisonRow) -> [String] {
+        func percent(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0 * 100) } ?? "–" }
+        func mib(_ b: Int?) -> String { b.map(bytes) ?? "–" }
+        let recipe = r.recipe.map { "\($0.optimizer.rawValue) \(String(format: "%g", $0.learningRate))" } ?? "–"
+        switch r.status {
+        case let .notApplicable(reason):
+            return [r.rule, recipe, "not applicable: \(reason)"] + Array(repeating: "", count: headers.count - 3)
+        case let .failed(message):
+            return [r.rule, recipe, "failed: \(message)"] + Array(repeating: "", count: headers.count - 3)
+        case .done:
+            let macs = r.macs.map { "\(count($0.forward)) / \(count($0.signal)) / \(count($0.update))" } ?? "–"
+            return [r.rule, recipe, percent(r.finalTestAccuracy),
+                    r.bestEpoch.map { "\(percent(r.bestTestAccuracy)) (\($0))" } ?? "–", percent(r.finalTrainAccuracy),
+                    r.trainSeconds.map { String(format: "%.1f s", $0) } ?? "–",
+                    r.samplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
+                    mib(r.memory?.totalBytes), mib(r.peakResidentBytes), macs, mib(r.parameterOverheadBytes)]
+        }
+    }
+
+    /// Bytes in MiB, or KiB below 1 MiB.
+    public static func bytes(_ n: Int) -> String {
+        n < 1_048_576 ? String(format: "%.1f KiB", Double(n) / 1024) : String(format: "%.1f MiB", Double(n) / 1_048_576)
+    }
+
+    /// 1234567 → "1.23M".
+    public static func count(_ n: Int) -> String {
+        switch n {
+        case 1_000_000_000...: String(format: "%.2fG", Double(n) / 1e9)
+        case 1_000_000...: String(format: "%.2fM", Double(n) / 1e6)
+        case 1_000...: String(format: "%.1fk", Double(n) / 1e3)
+        default: "\(n)"
+        }
+    }
+
+    public static func markdown(_ rows: [ComparisonRow]) -> String {
+        var lines = ["| " + headers.joined(separator: " | ") + " |",
+                     "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
+        for row in rows { lines.append("| " + cells(row).map { $0.replacingOccurrences(of: "|", with: "/") }.joined(separator: " | ") + " |") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Plain numbers (accuracies as fractions, times in seconds, memory in bytes) for scripts.
+    public static func csv(_ rows: [ComparisonRow]) -> String {
+        let header = "rule,status,optimizer,lr,final_test_acc,best_test_acc,best_epoch,final_train_acc,train_seconds,wall_seconds,"
+            + "samples_per_s,engine_peak_bytes,peak_activation_bytes,peak_rss_bytes,macs_forward,macs_signal,macs_update,rule_state_bytes"
+        func field(_ v: Any?) -> String {
+            guard let v else { return "" }
+            let text = "\(v)"
+            return text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        var lines = [header]
+        for r in rows {
+            let status: String = switch r.status {
+            case .done: "done"
+            case let .notApplicable(reason): "not applicable: \(reason)"
+            case let .failed(message): "failed: \(message)"
+            }
+            let values: [Any?] = [r.rule, status, r.recipe?.optimizer.rawValue, r.recipe?.learningRate, r.finalTestAccuracy,
+                                  r.bestTestAccuracy, r.bestEpoch, r.finalTrainAccuracy, r.trainSeconds, r.wallSeconds,
+                                  r.samplesPerSecond, r.memory?.totalBytes, r.memory?.peakActivationBytes, r.peakResidentBytes,
+                                  r.macs?.forward, r.macs?.signal, r.macs?.update, r.memory?.ruleStateBytes]
+            lines.append(values.map(field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

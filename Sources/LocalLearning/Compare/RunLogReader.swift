@@ -1,0 +1,55 @@
+import Foundation
+
+/// Reads a `locallearn train --log` file back into a comparison row.
+public enum RunLogReader {
+    struct Summary: Decodable {
+        var elapsedSeconds: Double
+        var peakResidentBytes: Int
+    }
+    struct Angles: Decodable {
+        var updateAngles: [UpdateAlignment.LayerAngle]
+    }
+
+    public static func row(rule: String, recipe: RuleRecipe, path: String) throws -> ComparisonRow {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw RecipeError("cannot read the run log \(path)")
+        }
+        var row = ComparisonRow(rule: rule, status: .done, recipe: recipe)
+        var epochs: [EpochReport] = []
+        var angles: [[UpdateAlignment.LayerAngle]] = []
+        for (number, line) in text.split(separator: "\n").enumerated() {
+            let data = Data(line.utf8)
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let type = object["type"] as? String else {
+                throw RecipeError("\(path):\(number + 1): not a JSON record")
+            }
+            do {
+                switch type {
+                case "epoch": epochs.append(try decoder.decode(EpochReport.self, from: data))
+                case "memory": row.memory = try decoder.decode(MemoryReport.self, from: data)
+                case "macs": row.macs = try decoder.decode(MACBreakdown.self, from: data)
+                case "summary":
+                    let summary = try decoder.decode(Summary.self, from: data)
+                    row.wallSeconds = summary.elapsedSeconds
+                    row.peakResidentBytes = summary.peakResidentBytes
+                case "diagnostics": angles.append(try decoder.decode(Angles.self, from: data).updateAngles)
+                default: break
+                }
+            } catch {
+                throw RecipeError("\(path):\(number + 1): cannot read the \(type) record: \(error)")
+            }
+        }
+        row.testAccuracies = epochs.map(\.testAccuracy)
+        row.finalTrainAccuracy = epochs.last?.trainAccuracy
+        row.trainSeconds = epochs.reduce(0) { $0 + $1.trainSeconds }
+        row.samplesPerSecond = epochs.isEmpty ? nil : epochs.reduce(0) { $0 + $1.samplesPerSecond } / Double(epochs.count)
+        if let layers = angles.first?.map(\.layer) {
+            row.updateAngles = layers.enumerated().map { index, layer in
+                ComparisonRow.LayerSeries(layer: layer, degrees: angles.map { index < $0.count ? $0[index].degrees : nil })
+            }
+        }
+        return row
+    }
+}

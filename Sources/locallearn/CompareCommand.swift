@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// Every rule on the same model, data, seed and budget; one `locallearn train` child process per
+/// rule (so each rule's peak RSS is its own), then a table, CSV, JSONL logs and an HTML report.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Train several rules on the same model and data; print and save accuracy, time, memory and MACs side by side.",
+        discussion: """
+        Each rule runs as its own `locallearn train` process with the same model spec, seed (initial weights, \
+        data order, augmentation), epochs and batch size, and the optimizer and learning rate of its recipe: \
+        bp and the FA family Adam 1e-3, the LLS family AdamW 5e-3 (their reference code's recipe). Change \
+        them with --set RULE.KEY=VALUE (KEY: optimizer, lr, momentum, weight-decay; RULE may be `all`). \
+        FA variants run with --diagnostics, so the report can plot their update-vs-gradient angles. \
+        Writes to --out: results.md, results.csv, report.html (self-contained: inline SVG, no scripts, \
+        no network) and RULE.jsonl per run.
+        """
+    )
+
+    @Option(help: "Rules, comma-separated (default: all).")
+    var rules = RuleRegistry.names.joined(separator: ",")
+
+    @Option(help: "Model spec: \(ModelSpec.help).")
+    var model = "cnn:16,M,32,M,64,A2:fc128"
+
+    @Option(help: "Dataset: \(DatasetName.names).")
+    var dataset = DatasetName.embedded.rawValue
+
+    @Option(help: "Folder holding the dataset's files (or its parent).")
+    var dataDir: String?
+
+    @Option(help: "Training epochs per rule.")
+    var epochs = 5
+
+    @Option(help: "Batch size.")
+    var batchSize = 128
+
+    @Option(help: "Learning-rate schedule for every rule: constant, cosine, step:EPOCHS:FACTOR.")
+    var schedule = "constant"
+
+    @Option(help: "Random seed shared by every run.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Threads per run (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Random-crop padding for every run (0 = off).")
+    var cropPadding = 0
+
+    @Flag(help: "Random horizontal flips for every run.")
+    var horizontalFlip = false
+
+    @Flag(help: "Standardise each channel with the training set's statistics.")
+    var standardize = false
+
+    @Option(name: .customLong("set"), help: "Override a rule's recipe: RULE.KEY=VALUE, e.g. lls.lr=5e-3 or all.optimizer=sgd (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "Folder for results.md, results.csv, report.html and the per-rule JSONL logs.")
+    var out = "compare-results"
+
+    static let diagnosedRules: Set<String> = ["fa", "signfa", "frsf", "adafa"]
+
+    func validate() throws {
+        guard let name = DatasetName(rawValue: dataset) else {
+            throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
+        }
+        if name != .embedded && dataDir == nil { throw ValidationError("--dataset \(dataset) needs --data-dir") }
+        for rule in ruleList where RuleRegistry.make(rule) == nil {
+            throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)")
+        }
+        guard !ruleList.isEmpty else { throw ValidationError("--rules is empty") }
+        guard epochs > 0, batchSize > 0, threads > 0 else { throw ValidationError("--epochs, --batch-size and --threads must be ≥ 1") }
+        do { _ = try parsedOverrides() } catch let error as RecipeError { throw ValidationError(error.description) }
+    }
+
+    var ruleList: [String] { rules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+
+    func parsedOverrides() throws -> [RuleRecipe.Override] { try overrides.map(RuleRecipe.Override.init(parsing:)) }
+
+    func run() throws {
+        let name = DatasetName(rawValue: dataset)!
+        let network: Model
+        do {
+            network = try ModelSpec.build(model, inputShape: name.sampleShape, classes: name.classes, seed: seed)
+        } catch let error as ModelError {
+            throw CommandError(error.description)
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let overrides = try parsedOverrides()
+        print("locallearn compare: \(ruleList.joined(separator: ", ")) on \(model), \(dataset), \(epochs) epochs, batch \(batchSize), "
+              + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s") per run → \(out)/")
+        var rows: [ComparisonRow] = []
+        for rule in ruleList {
+            let recipe = try RuleRecipe.resolve(rule, overrides: overrides)
+            let row: ComparisonRow
+            if let reason = (RuleRegistry.make(rule, seed: seed) as? ModelRequirements)?.unsupportedReason(for: network) {
+                row = ComparisonRow(rule: rule, status: .notApplicable(reason: reason), recipe: recipe)
+            } else {
+                print("── \(rule): \(recipe.optimizer.rawValue) lr \(recipe.learningRate)")
+                row = try runChild(rule: rule, recipe: recipe)
+            }
+            rows.append(row)
+            print(ComparisonTable.markdown([row]).split(separator: "\n").last.map(String.init) ?? "")
+        }
+        let markdown = ComparisonTable.markdown(rows)
+        print("\n" + markdown, terminator: "")
+        try markdown.write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
+        try ComparisonTable.csv(rows).write(toFile: "\(out)/results.csv", atomically: true, encoding: .utf8)
+        let subtitle = "\(model) on \(dataset), \(epochs) epochs, batch \(batchSize), schedule \(schedule), seed \(seed), "
+            + "\(threads) thread\(threads == 1 ? "" : "s") per run. Engine memory: the engine's own peak of held activations, "
+            + "scratch and in-flight tensors plus parameters, gradients, optimizer and rule state; RSS: each run's process."
+        try HTMLReport.render(title: "locallearn compare", subtitle: subtitle, rows: rows)
+            .write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
+        print("wrote \(out)/results.md, \(out)/results.csv, \(out)/report.html and one JSONL log per run")
+    }
+
+    /// The `train` arguments of one rule's run.
+    func trainArguments(rule: String, recipe: RuleRecipe, log: String) -> [String] {
+        var args = ["train", "--rule", rule, "--model", model, "--dataset", dataset, "--epochs", "\(epochs)",
+                    "--batch-size", "\(batchSize)", "--seed", "\(seed)", "--threads", "\(threads)",
+                    "--optimizer", recipe.optimizer.rawValue, "--lr", "\(recipe.learningRate)", "--momentum", "\(recipe.momentum)",
+                    "--weight-decay", "\(recipe.weightDecay)", "--schedule", schedule, "--crop-padding", "\(cropPadding)", "--log", log]
+        if let dataDir { args += ["--data-dir", dataDir] }
+        if horizontalFlip { args.append("--horizontal-flip") }
+        if standardize { args.append("--standardize") }
+        if Self.diagnosedRules.contains(rule) { args.append("--diagnostics") }
+        return args
+    }
+
+    func runChild(rule: String, recipe: RuleRecipe) throws -> ComparisonRow {
+        let log = "\(out)/\(rule).jsonl"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = trainArguments(rule: rule, recipe: recipe, log: log)
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            FileHandle.standardError.write(Data(errorText.utf8))
+            let message = errorText.split(separator: "\n").last.map(String.init) ?? "exit status \(process.terminationStatus)"
+            return ComparisonRow(rule: rule, status: .failed(message: message), recipe: recipe)
+        }
+        do {
+            return try RunLogReader.row(rule: rule, recipe: recipe, path: log)
+        } catch let error as RecipeError {
+            return ComparisonRow(rule: rule, status: .failed(message: error.description), recipe: recipe)
+        }
+    }
+}
+
