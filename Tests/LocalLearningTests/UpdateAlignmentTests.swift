@@ -43,6 +43,7 @@ struct UpdateAlignmentTests {
         let m = try model("mlp:16-12-3:tanh")
         let rows = FeedbackAlignment(feedback: .transposeAtInit).weightFeedbackAlignment(m)
         #expect(rows.allSatisfy { $0.degrees! < 1e-3 && abs($0.normRatio - 1) < 1e-9 })
+        #expect(rows.map(\.layer) == ["fc1.Linear(16→12)", "classifier.Linear(12→3)"])
         let random = FeedbackAlignment().weightFeedbackAlignment(m)
         #expect(random.allSatisfy { $0.degrees! > 60 }, "independent random B is nearly orthogonal to W: \(random.map(\.degrees))")
     }

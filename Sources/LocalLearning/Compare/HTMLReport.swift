@@ -14,11 +14,11 @@ public enum HTMLReport {
                               unit: "MiB")
         body += SVGChart.bars(title: "Training time (all epochs, evaluation excluded)", items: done.compactMap { r in r.trainSeconds.map { (r.rule, $0) } },
                               unit: "s")
-        body += SVGChart.bars(title: "Learning-signal MACs per sample", items: done.compactMap { r in r.macs.map { (r.rule, Double($0.signal) / 1e6) } },
-                              unit: "M")
+        body += SVGChart.bars(title: "Learning-signal MACs per sample", items: done.compactMap { r in r.macs.map { (r.rule, Double($0.signal)) } },
+                              unit: "", label: { ComparisonTable.count(Int($0)) })
         for row in done where !row.updateAngles.isEmpty {
             body += SVGChart.lines(title: "\(row.rule): angle between update and backprop gradient, per layer",
-                                   series: row.updateAngles.map { ($0.layer, $0.degrees) },
+                                   series: row.updateAngles.map { (String($0.layer.prefix { $0 != "(" }), $0.degrees) },
                                    xLabel: "epoch", yLabel: "angle (degrees)")
         }
         return """

@@ -72,7 +72,8 @@ public enum SVGChart {
     }
 
     /// Horizontal bars, one per item, labelled with their value.
-    public static func bars(title: String, items: [(name: String, value: Double)], unit: String, width: Int = 720) -> String {
+    public static func bars(title: String, items: [(name: String, value: Double)], unit: String, width: Int = 720,
+                            label: ((Double) -> String)? = nil) -> String {
         let rowHeight = 24.0, (left, right, top) = (110.0, 110.0, 36.0)
         let height = Int(top + rowHeight * Double(max(items.count, 1)) + 16)
         let plotW = Double(width) - left - right
@@ -83,7 +84,7 @@ public enum SVGChart {
             let w = plotW * max(item.value, 0) / high
             svg += "<text x=\"\(format(left - 8))\" y=\"\(format(y + 16))\" text-anchor=\"end\" font-size=\"12\">\(escape(item.name))</text>"
             svg += "<rect x=\"\(format(left))\" y=\"\(format(y + 4))\" width=\"\(format(w))\" height=\"\(format(rowHeight - 8))\" fill=\"\(palette[index % palette.count])\"/>"
-            svg += "<text x=\"\(format(left + w + 6))\" y=\"\(format(y + 16))\" font-size=\"12\">\(escape(String(format: "%.1f", item.value) + " " + unit))</text>\n"
+            svg += "<text x=\"\(format(left + w + 6))\" y=\"\(format(y + 16))\" font-size=\"12\">\(escape(label?(item.value) ?? (String(format: "%.1f", item.value) + " " + unit)))</text>\n"
         }
         return svg + "</svg>\n"
     }

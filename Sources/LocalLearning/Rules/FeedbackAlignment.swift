@@ -80,9 +80,12 @@ public final class FeedbackAlignment: LearningRule {
     /// Per weighted layer: the angle between W and its current feedback B, and ‖B‖/‖W‖.
     public func weightFeedbackAlignment(_ model: Model) -> [(layer: String, degrees: Double?, normRatio: Double)] {
         prepare(model)
-        return model.weightedLayers.map { layer in
-            let w = layer.weight.value, b = feedbackMatrix(for: layer)
-            return (layer.summary, UpdateAlignment.angle(w, b), (b.squaredNorm / max(w.squaredNorm, .leastNonzeroMagnitude)).squareRoot())
+        return model.blocks.flatMap { block in
+            block.layers.compactMap { $0 as? WeightedLayer }.map { layer in
+                let w = layer.weight.value, b = feedbackMatrix(for: layer)
+                return ("\(block.name).\(layer.summary)", UpdateAlignment.angle(w, b),
+                        (b.squaredNorm / max(w.squaredNorm, .leastNonzeroMagnitude)).squareRoot())
+            }
         }
     }
 
