@@ -29,6 +29,7 @@ struct RunConfiguration: Codable {
     var constrainWeights: Bool
     var basis: String
     var temperature: Float
+    var recLRA: RecursiveLRA.Configuration
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -133,6 +134,21 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Softmax temperature of the LLS local loss.")
     var temperature: Float = 0.5
 
+    @Option(help: "rec-LRA: β, how far targets move against the displacement.")
+    var beta: Float = 0.1
+
+    @Option(help: "rec-LRA: γ, the error synapses' update factor.")
+    var gamma: Float = 0.1
+
+    @Option(help: "rec-LRA error-synapse rule: paper (ΔE = −γ·d·eᵀ) or track-forward (ΔE = γ·ΔWᵀ of the next layer, LRA-E).")
+    var errorSynapses = RecursiveLRA.ErrorSynapseRule.paper.rawValue
+
+    @Option(help: "rec-LRA wiring: chain (error from the next layer) or output-skip (every layer from the output).")
+    var wiring = RecursiveLRA.Wiring.chain.rawValue
+
+    @Option(help: "rec-LRA: standard deviation of the Gaussian error-synapse initialisation.")
+    var errorInit: Float = 0.1
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -143,6 +159,15 @@ struct TrainCommand: ParsableCommand {
         }
         guard ClassBasis(rawValue: basis) != nil else {
             throw ValidationError("unknown --basis '\(basis)'; expected one of: \(ClassBasis.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard RecursiveLRA.ErrorSynapseRule(rawValue: errorSynapses) != nil else {
+            throw ValidationError("unknown --error-synapses '\(errorSynapses)'; expected paper or track-forward")
+        }
+        guard RecursiveLRA.Wiring(rawValue: wiring) != nil else {
+            throw ValidationError("unknown --wiring '\(wiring)'; expected chain or output-skip")
+        }
+        guard beta.isFinite, gamma.isFinite, errorInit > 0, errorInit.isFinite else {
+            throw ValidationError("--beta and --gamma must be numbers and --error-init positive")
         }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
         guard DatasetName(rawValue: dataset) != nil else {
@@ -186,7 +211,12 @@ struct TrainCommand: ParsableCommand {
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
-                         basis: basis, temperature: temperature)
+                         basis: basis, temperature: temperature, recLRA: recLRAConfiguration)
+    }
+
+    var recLRAConfiguration: RecursiveLRA.Configuration {
+        RecursiveLRA.Configuration(beta: beta, gamma: gamma, errorSynapses: RecursiveLRA.ErrorSynapseRule(rawValue: errorSynapses)!,
+                                   wiring: RecursiveLRA.Wiring(rawValue: wiring)!, errorInitScale: errorInit)
     }
 
     func run() throws {
@@ -212,7 +242,7 @@ struct TrainCommand: ParsableCommand {
         }
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
-            basis: ClassBasis(rawValue: basis)!, temperature: temperature))!
+            basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration))!
         if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
             throw CommandError("rule \(rule) cannot train \(model): \(reason)")
         }

@@ -8,13 +8,16 @@ public struct RuleOptions: Sendable, Equatable {
     public var basis: ClassBasis = .square
     /// Softmax temperature of the LLS rules' local loss.
     public var temperature: Float = 0.5
+    /// rec-LRA's settings.
+    public var recLRA = RecursiveLRA.Configuration()
 
     public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false,
-                basis: ClassBasis = .square, temperature: Float = 0.5) {
+                basis: ClassBasis = .square, temperature: Float = 0.5, recLRA: RecursiveLRA.Configuration = .init()) {
         self.feedbackInitializer = feedbackInitializer
         self.constrainWeights = constrainWeights
         self.basis = basis
         self.temperature = temperature
+        self.recLRA = recLRA
     }
 
     /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
@@ -25,7 +28,7 @@ public struct RuleOptions: Sendable, Equatable {
 
 /// The learning rules by the names users type on the command line.
 public enum RuleRegistry {
-    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm"]
+    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm", "reclra"]
 
     public static var help: String { names.joined(separator: ", ") }
 
@@ -42,6 +45,7 @@ public enum RuleRegistry {
         case "lls", "lls-m", "lls-mxm":
             let modulation: LLSHead.Modulation = name == "lls" ? .none : (name == "lls-m" ? .vector : .matrix)
             return LLS(LLS.Configuration(basis: options.basis, temperature: options.temperature, modulation: modulation), seed: seed)
+        case "reclra": return RecursiveLRA(options.recLRA, seed: seed)
         default: return nil
         }
     }

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import LocalLearning
+
+@Suite("rec-LRA")
+struct RecursiveLRATests {
+    static func batch(_ count: Int, features: Int, classes: Int, seed: UInt64) -> Batch {
+        var rng = SeededGenerator(seed: seed)
+        return Batch(images: Tensor.uniform([count, features], bound: 1, using: &rng), labels: (0..<count).map { Int32($0 % classes) })
+    }
+
+    @Test func tinyBetaGivesTargetsAtTheActivitiesAndTheOutputRuleAtTheTop() throws {
+        let model = try ModelSpec.build("mlp:6-5-3:tanh", inputShape: [6], classes: 3, seed: 2)
+        let batch = Self.batch(4, features: 6, classes: 3, seed: 1)
+        let rule = RecursiveLRA(.init(beta: 1e-7))
+        rule.prepare(model)
+        let stages = try RecursiveLRA.stages(of: model).get()
+        let s = rule.signals(stages, batch: batch)
+        #expect(s.errors[0].scalars.allSatisfy { abs($0) < 1e-6 }, "hidden error should vanish: \(s.errors[0])")
+        // The top layer's update is the output-error rule, which is backprop's for the last layer.
+        let recorder = GradientRecorder(), reference = GradientRecorder()
+        _ = rule.step(model: model, batch: batch, optimizer: recorder)
+        _ = Backprop().step(model: model, batch: batch, optimizer: reference)
+        let top = model.weightedLayers.last!.weight
+        let (a, b) = (recorder.gradient(of: top)!, reference.gradient(of: top)!)
+        #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) < 1e-6 }, "\(a) vs \(b)")
+        #expect(recorder.gradient(of: model.weightedLayers[0].weight)!.scalars.allSatisfy { abs($0) < 1e-6 })
+    }
+
+    /// Algorithm 1 written out with loops in Double for a 3-layer tanh network (chain wiring, paper rule).
+    @Test func updatesMatchAHandComputedThreeLayerExample() throws {
+        let model = try ModelSpec.build("mlp:3-4-2-2:tanh", inputShape: [3], classes: 2, seed: 5)
+        let batch = Self.batch(2, features: 3, classes: 2, seed: 3)
+        let (beta, gamma): (Double, Double) = (0.5, 0.3)
+        let rule = RecursiveLRA(.init(beta: Float(beta), gamma: Float(gamma), errorInitScale: 0.7), seed: 9)
+        rule.prepare(model)
+        #expect(rule.errorSynapses.map(\.value.shape) == [[2, 4], [2, 2]])   // E_{2→1}, E_{3→2}: [n_j, n_ℓ]
+        let layers = model.weightedLayers.map { $0 as! Linear }
+        let W = layers.map { l in (0..<l.outputSize).map { o in (0..<l.inputSize).map { Double(l.weight.value[o * l.inputSize + $0]) } } }
+        let b = layers.map { l in (0..<l.outputSize).map { Double(l.bias!.value[$0]) } }
+        let E = rule.errorSynapses.map { e in (0..<e.value.shape[0]).map { j in (0..<e.value.shape[1]).map { Double(e.value[j * e.value.shape[1] + $0]) } } }
+        var expectedW = layers.map { l in [[Double]](repeating: [Double](repeating: 0, count: l.inputSize), count: l.outputSize) }
+        var expectedE = E.map { e in e.map { $0.map { _ in 0.0 } } }
+        for n in 0..<2 {
+            var z = [(0..<3).map { Double(batch.images[n * 3 + $0]) }], h: [[Double]] = []
+            for l in 0..<3 {
+                h.append((0..<W[l].count).map { o in b[l][o] + zip(W[l][o], z[l]).reduce(0) { $0 + $1.0 * $1.1 } })
+                z.append(l < 2 ? h[l].map { tanh($0) } : h[l])
+            }
+            let m = h[2].max()!, exps = h[2].map { exp($0 - m) }, total = exps.reduce(0, +)
+            var e: [[Double]] = [[], [], exps.enumerated().map { $1 / total - ($0 == Int(batch.labels[n]) ? 1 : 0) }]
+            var d: [[Double]] = [[], []]
+            for l in [1, 0] {
+                d[l] = (0..<W[l].count).map { i in (0..<e[l + 1].count).reduce(0) { $0 + E[l][$1][i] * e[l + 1][$1] } }
+                e[l] = (0..<W[l].count).map { i in z[l + 1][i] - tanh(h[l][i] - beta * d[l][i]) }
+            }
+            for l in 0..<3 { for o in 0..<W[l].count { for i in 0..<W[l][o].count { expectedW[l][o][i] += e[l][o] * z[l][i] / 2 } } }
+            for l in 0..<2 { for j in 0..<E[l].count { for i in 0..<E[l][j].count { expectedE[l][j][i] += -gamma * d[l][i] * e[l + 1][j] / 2 } } }
+        }
+        let recorder = GradientRecorder()
+        _ = rule.step(model: model, batch: batch, optimizer: recorder)
+        for (l, layer) in layers.enumerated() {
+            let g = recorder.gradient(of: layer.weight)!
+            #expect(g.shape == layer.weight.value.shape)
+            for o in 0..<layer.outputSize { for i in 0..<layer.inputSize {
+                #expect(abs(Double(g[o * layer.inputSize + i]) - expectedW[l][o][i]) < 1e-5, "ΔW_\(l + 1)[\(o),\(i)]")
+            } }
+        }
+        for (l, synapse) in rule.errorSynapses.enumerated() {
+            let g = recorder.gradient(of: synapse)!
+            let width = synapse.value.shape[1]
+            for j in 0..<synapse.value.shape[0] { for i in 0..<width {
+                #expect(abs(Double(g[j * width + i]) - expectedE[l][j][i]) < 1e-5, "ΔE_\(l + 1)[\(j),\(i)]")
+            } }
+        }
+    }
+
+    @Test func trackForwardKeepsEMinusWConstantUnderSGD() throws {
+        let model = try ModelSpec.build("mlp:6-5-4-3:tanh", inputShape: [6], classes: 3, seed: 2)
+        let rule = RecursiveLRA(.init(gamma: 1, errorSynapses: .trackForward))
+        rule.prepare(model)
+        let difference = { Tensor.zip(rule.errorSynapses[0].value, model.weightedLayers[1].weight.value) { $0 - $1 } }
+        let before = difference(), initial = model.weightedLayers[1].weight.value
+        for seed in 1...3 { _ = rule.step(model: model, batch: Self.batch(8, features: 6, classes: 3, seed: UInt64(seed)), optimizer: SGD(learningRate: 0.1)) }
+        #expect(zip(difference().scalars, before.scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(model.weightedLayers[1].weight.value != initial, "W moved, and E with it")
+    }
+
+    @Test func signNetworksTrainWhileBackpropThroughSignGivesNoHiddenGradient() throws {
+        let data = TrainingTests.blobs(count: 240, seed: 1)
+        let spec = "mlp:16-32-32-3:sign"
+        let bp = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 1)
+        let recorder = GradientRecorder()
+        _ = Backprop().step(model: bp, batch: Batch(images: data.images, labels: data.labels), optimizer: recorder)
+        #expect(recorder.gradient(of: bp.weightedLayers[0].weight)!.scalars.allSatisfy { $0 == 0 })
+
+        let model = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 1)
+        let rule = RecursiveLRA(.init(wiring: .outputSkip, errorInitScale: 1))
+        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
+                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 6)
+        let first = model.weightedLayers[0].weight.value
+        let reports = try trainer.run()
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.7, "\(reports.map(\.trainLoss))")
+        #expect(reports.last!.testAccuracy > 0.9, "\(reports.map(\.testAccuracy))")
+        #expect(model.weightedLayers[0].weight.value != first, "the hidden layers learned")
+    }
+
+    @Test func modelsItCannotTrainAreNamed() throws {
+        let cnn = try ModelSpec.build("cnn:4,M:fc8", inputShape: [1, 8, 8], classes: 3)
+        #expect(RecursiveLRA().unsupportedReason(for: cnn)?.contains("block conv1") == true)
+        let mlp = try ModelSpec.build("mlp:6-5-3:tanh", inputShape: [6], classes: 3)
+        #expect(RecursiveLRA().unsupportedReason(for: mlp) == nil)
+        #expect(RecursiveLRA(.init(errorSynapses: .trackForward, wiring: .outputSkip)).unsupportedReason(for: mlp) != nil)
+    }
+}
