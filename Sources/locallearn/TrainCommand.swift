@@ -140,8 +140,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "rec-LRA: γ, the error synapses' update factor.")
     var gamma: Float = 0.1
 
-    @Option(help: "rec-LRA error-synapse rule: paper (ΔE = −γ·d·eᵀ) or track-forward (ΔE = γ·ΔWᵀ of the next layer, LRA-E).")
-    var errorSynapses = RecursiveLRA.ErrorSynapseRule.paper.rawValue
+    @Option(help: "rec-LRA error-synapse rule: track-forward (ΔE = γ·ΔWᵀ of the next layer, as LRA-E; skip synapses use Eq. 6) or paper (Eq. 6, E moves by −γ·d·eᵀ).")
+    var errorSynapses = RecursiveLRA.ErrorSynapseRule.trackForward.rawValue
 
     @Option(help: "rec-LRA wiring: chain (error from the next layer) or output-skip (every layer from the output).")
     var wiring = RecursiveLRA.Wiring.chain.rawValue

@@ -6,10 +6,16 @@
 ///   the layer j that feeds it error (j = ℓ+1 with `chain` wiring, j = L with `outputSkip`), the
 ///   target y_ℓ = φ(h_ℓ − β d_ℓ) and the error e_ℓ = z_ℓ − y_ℓ — only forward-type operations, no φ′,
 ///   so non-differentiable activations (sign) train;
-/// - updates, batch-averaged and applied through the optimizer as gradients: ΔW_ℓ = e_ℓ z_{ℓ−1}ᵀ,
-///   Δb_ℓ = e_ℓ; error synapses either by the paper's Eq. 6, ΔE_{j→ℓ} = −γ d_ℓ e_jᵀ (`paper`), or as
-///   LRA-E does, moving along the forward weights' update, ΔE_{ℓ+1→ℓ} = γ ΔW_{ℓ+1}ᵀ (`trackForward`,
-///   chain wiring only), so E − W_{ℓ+1}ᵀ stays nearly constant.
+/// - updates, batch-averaged and handed to the optimizer as gradients (W ← W − η·ΔW for SGD):
+///   ΔW_ℓ = e_ℓ z_{ℓ−1}ᵀ, Δb_ℓ = e_ℓ. Error synapses either by the paper's Eq. 6 (`paper`), or as
+///   LRA-E does, along the forward weights' update, ΔE_{ℓ+1→ℓ} = γ ΔW_{ℓ+1}ᵀ (`trackForward`), so
+///   E − W_{ℓ+1}ᵀ stays nearly constant. Track-forward needs a forward weight to follow; synapses
+///   from the output to a non-adjacent layer (output-skip wiring) use Eq. 6 either way.
+///
+/// The sign of Eq. 6: the paper writes ΔE = −γ·d_ℓ·e_jᵀ next to ΔW = e·zᵀ without saying how either
+/// is applied. Both descend the layer's discrepancy ½‖e_ℓ‖² only if ΔW is subtracted and ΔE added
+/// (for small β, ∂½‖e_ℓ‖²/∂E ∝ +(φ′ ⊙ d_ℓ) e_jᵀ); subtracting ΔE instead grows E along the errors
+/// and diverged on MNIST within two epochs. So E moves by +ΔE: the optimizer is handed γ·d_ℓ·e_jᵀ.
 ///
 /// E_{j→ℓ} is stored as an [n_j, n_ℓ] matrix (the layout of a weight from ℓ to j), drawn from
 /// N(0, σ²). Once the errors are computed, every layer's update depends only on its own quantities,
@@ -28,12 +34,12 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
     public struct Configuration: Sendable, Equatable, Codable {
         public var beta: Float = 0.1
         public var gamma: Float = 0.1
-        public var errorSynapses: ErrorSynapseRule = .paper
+        public var errorSynapses: ErrorSynapseRule = .trackForward
         public var wiring: Wiring = .chain
         /// Standard deviation of the Gaussian E initialisation.
         public var errorInitScale: Float = 0.1
 
-        public init(beta: Float = 0.1, gamma: Float = 0.1, errorSynapses: ErrorSynapseRule = .paper, wiring: Wiring = .chain,
+        public init(beta: Float = 0.1, gamma: Float = 0.1, errorSynapses: ErrorSynapseRule = .trackForward, wiring: Wiring = .chain,
                     errorInitScale: Float = 0.1) {
             self.beta = beta
             self.gamma = gamma
@@ -79,9 +85,6 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
 
     public func unsupportedReason(for model: Model) -> String? {
         if case let .failure(error) = Self.stages(of: model) { return error.description }
-        if configuration.errorSynapses == .trackForward && configuration.wiring != .chain {
-            return "track-forward error synapses follow the next layer's weights, so they need chain wiring"
-        }
         return nil
     }
 
@@ -152,11 +155,10 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         }
         let gamma = configuration.gamma, source = sources(stages.count)
         for (layer, synapse) in errorSynapses.enumerated() {
-            switch configuration.errorSynapses {
-            case .paper:
-                synapse.gradient = BLAS.matmul(s.errors[source[layer]], s.displacements[layer], transposeA: true).mapped { -gamma * scale * $0 }
-            case .trackForward:
+            if configuration.errorSynapses == .trackForward && source[layer] == layer + 1 {
                 synapse.gradient = stages[layer + 1].linear.weight.gradient.mapped { gamma * $0 }
+            } else {
+                synapse.gradient = BLAS.matmul(s.errors[source[layer]], s.displacements[layer], transposeA: true).mapped { gamma * scale * $0 }
             }
         }
         optimizer.update(model.parameters + errorSynapses)
