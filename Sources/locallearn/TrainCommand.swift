@@ -30,6 +30,8 @@ struct RunConfiguration: Codable {
     var basis: String
     var temperature: Float
     var recLRA: RecursiveLRA.Configuration
+    var sll: SLL.Configuration
+    var localUnit: Int
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -149,6 +151,18 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "rec-LRA: standard deviation of the Gaussian error-synapse initialisation.")
     var errorInit: Float = 0.1
 
+    @Option(help: "SLL: number of codes of each random projection (0: the number of classes).")
+    var sllCodes = 0
+
+    @Option(help: "SLL: dropout rate p of the multiplicative mask on the projections.")
+    var sllDropout: Float = 0.1
+
+    @Option(help: "SLL: weight λ of the Bhattacharyya term.")
+    var sllLambda: Float = 1
+
+    @Option(help: "Local rules (lls, lls-m, lls-mxm, sll): train this many consecutive blocks as one unit, with backprop inside it (sll with N > 1 is SLL+).")
+    var localUnit = 1
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -169,6 +183,10 @@ struct TrainCommand: ParsableCommand {
         guard beta.isFinite, gamma.isFinite, errorInit > 0, errorInit.isFinite else {
             throw ValidationError("--beta and --gamma must be numbers and --error-init positive")
         }
+        guard sllCodes >= 0, sllDropout >= 0, sllDropout < 1, sllLambda >= 0, sllLambda.isFinite else {
+            throw ValidationError("--sll-codes must be ≥ 0, --sll-dropout in [0, 1) and --sll-lambda ≥ 0")
+        }
+        guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
         guard DatasetName(rawValue: dataset) != nil else {
             throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
@@ -211,12 +229,17 @@ struct TrainCommand: ParsableCommand {
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
-                         basis: basis, temperature: temperature, recLRA: recLRAConfiguration)
+                         basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
+                         sll: sllConfiguration, localUnit: localUnit)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
         RecursiveLRA.Configuration(beta: beta, gamma: gamma, errorSynapses: RecursiveLRA.ErrorSynapseRule(rawValue: errorSynapses)!,
                                    wiring: RecursiveLRA.Wiring(rawValue: wiring)!, errorInitScale: errorInit)
+    }
+
+    var sllConfiguration: SLL.Configuration {
+        SLL.Configuration(codes: sllCodes, dropout: sllDropout, lambda: sllLambda, unitSize: localUnit)
     }
 
     func run() throws {
@@ -242,7 +265,8 @@ struct TrainCommand: ParsableCommand {
         }
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
-            basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration))!
+            basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration,
+            sll: sllConfiguration, localUnit: localUnit))!
         if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
             throw CommandError("rule \(rule) cannot train \(model): \(reason)")
         }

@@ -40,6 +40,8 @@ struct AccountingTests {
     @Test func backpropMemoryGrowsWithDepthAndLocalMemoryDoesNot() throws {
         let bp = try [2, 4, 8].map { try Self.peakActivationBytes(rule: "bp", depth: $0) }
         let lls = try [2, 4, 8].map { try Self.peakActivationBytes(rule: "lls", depth: $0) }
+        let sll = try [2, 4, 8].map { try Self.peakActivationBytes(rule: "sll", depth: $0) }
+        #expect(sll[0] == sll[1] && sll[1] == sll[2], "\(sll)")
         #expect(bp[0] < bp[1] && bp[1] < bp[2], "\(bp)")
         // Each extra BP layer keeps its Linear input, BatchNorm input and activation input/output:
         // at least 32·128 floats × 3 distinct buffers.

@@ -3,7 +3,7 @@
 ///
 /// | rules | optimizer | lr | source |
 /// |---|---|---|---|
-/// | bp, fa, signfa, frsf, adafa, dfa | Adam | 1e-3 | the PyTorch reference's smallconv recipe |
+/// | bp, fa, signfa, frsf, adafa, dfa, reclra, sll | Adam | 1e-3 | the PyTorch reference's smallconv recipe |
 /// | lls, lls-m, lls-mxm | AdamW (decay 0) | 5e-3 | the LLS reference code |
 public struct RuleRecipe: Sendable, Equatable, Codable {
     public var optimizer: OptimizerKind

@@ -10,14 +10,21 @@ public struct RuleOptions: Sendable, Equatable {
     public var temperature: Float = 0.5
     /// rec-LRA's settings.
     public var recLRA = RecursiveLRA.Configuration()
+    /// SLL's settings (its unit size is `localUnit`).
+    public var sll = SLL.Configuration()
+    /// Consecutive blocks the greedy local rules (lls…, sll) train as one unit.
+    public var localUnit = 1
 
     public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false,
-                basis: ClassBasis = .square, temperature: Float = 0.5, recLRA: RecursiveLRA.Configuration = .init()) {
+                basis: ClassBasis = .square, temperature: Float = 0.5, recLRA: RecursiveLRA.Configuration = .init(),
+                sll: SLL.Configuration = .init(), localUnit: Int = 1) {
         self.feedbackInitializer = feedbackInitializer
         self.constrainWeights = constrainWeights
         self.basis = basis
         self.temperature = temperature
         self.recLRA = recLRA
+        self.sll = sll
+        self.localUnit = localUnit
     }
 
     /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
@@ -28,7 +35,7 @@ public struct RuleOptions: Sendable, Equatable {
 
 /// The learning rules by the names users type on the command line.
 public enum RuleRegistry {
-    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm", "reclra"]
+    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm", "reclra", "sll"]
 
     public static var help: String { names.joined(separator: ", ") }
 
@@ -44,7 +51,12 @@ public enum RuleRegistry {
         case "dfa": return DirectFeedbackAlignment(initializer: initializer, constrainWeights: constrain, seed: seed)
         case "lls", "lls-m", "lls-mxm":
             let modulation: LLSHead.Modulation = name == "lls" ? .none : (name == "lls-m" ? .vector : .matrix)
-            return LLS(LLS.Configuration(basis: options.basis, temperature: options.temperature, modulation: modulation), seed: seed)
+            return LLS(LLS.Configuration(basis: options.basis, temperature: options.temperature, modulation: modulation,
+                                         unitSize: options.localUnit), seed: seed)
+        case "sll":
+            var configuration = options.sll
+            configuration.unitSize = options.localUnit
+            return SLL(configuration, seed: seed)
         case "reclra": return RecursiveLRA(options.recLRA, seed: seed)
         default: return nil
         }

@@ -17,11 +17,14 @@ public final class LLS: LearningRule, RuleCosts, ModelRequirements {
         public var convPool = 2
         /// Free each block's activations once its update is done.
         public var releaseActivations = true
+        /// Consecutive blocks trained as one unit (backprop inside; the loss at the unit's last block).
+        public var unitSize = 1
 
-        public init(basis: ClassBasis = .square, temperature: Float = 0.5, modulation: LLSHead.Modulation = .none) {
+        public init(basis: ClassBasis = .square, temperature: Float = 0.5, modulation: LLSHead.Modulation = .none, unitSize: Int = 1) {
             self.basis = basis
             self.temperature = temperature
             self.modulation = modulation
+            self.unitSize = unitSize
         }
     }
 
@@ -68,7 +71,8 @@ public final class LLS: LearningRule, RuleCosts, ModelRequirements {
     public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
         prepare(model)
         return LocalTraining.step(model: model, batch: batch, optimizer: optimizer,
-                                  releaseActivations: configuration.releaseActivations) { index, activation in
+                                  releaseActivations: configuration.releaseActivations,
+                                  unitSize: configuration.unitSize) { index, activation in
             let head = heads[index]
             return (head.lossAndGradient(activation, labels: batch.labels), head.parameters)
         }
@@ -80,8 +84,10 @@ public final class LLS: LearningRule, RuleCosts, ModelRequirements {
     /// m, 3·C² for M: product, its input gradient, its own gradient). Update: the weight gradients.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
-        var signal = 0
-        for (head, shape) in zip(heads, SignalTap.hiddenShapes(of: model)) {
+        var signal = LocalTraining.withinUnitPropagationMACs(model, unitSize: configuration.unitSize)
+        let shapes = SignalTap.hiddenShapes(of: model)
+        for unit in LocalTraining.units(of: model, size: configuration.unitSize) {
+            let (head, shape) = (heads[unit.upperBound], shapes[unit.upperBound])
             let elements = shape.reduce(1, *)
             let pooling = head.features == elements && shape.count == 1 ? 0 : 2 * elements
             let c = head.classes, d = head.features

@@ -30,51 +30,70 @@ public enum SignalTap {
     }
 }
 
-/// The step every greedy local rule shares: each hidden block trains on its own loss, computed
-/// from its tapped activation, on a detached input (no signal crosses blocks); blocks update one
-/// after another during the forward pass, and the output passed on was computed before the block's
-/// update. The classifier block trains with ordinary cross-entropy on its detached input.
+/// The step every greedy local rule shares: the hidden blocks are grouped into units of
+/// `unitSize` consecutive blocks (1: every block is its own unit); each unit trains on its own loss,
+/// computed from the tapped activation of its last block, on a detached input — backprop runs inside
+/// a unit, no signal crosses units. Units update one after another during the forward pass, and the
+/// output passed on was computed before the unit's update. The classifier block trains with ordinary
+/// cross-entropy on its detached input.
 ///
-/// With `releaseActivations`, every layer of a block frees what it held for backward as soon as the
-/// block's update is done, so at most one block's activations are alive at a time.
+/// With `releaseActivations`, every layer of a unit frees what it held for backward as soon as the
+/// unit's update is done, so at most one unit's activations are alive at a time.
 public enum LocalTraining {
-    /// One step. `localLoss(blockIndex, activation)` returns the block's loss with ∂loss/∂activation
-    /// and the extra parameters its loss trained (heads, modulations), updated with the block's.
-    public static func step(model: Model, batch: Batch, optimizer: Optimizer, releaseActivations: Bool,
+    /// The hidden blocks of `model` in units of `unitSize`: index ranges into `model.blocks`.
+    public static func units(of model: Model, size unitSize: Int) -> [ClosedRange<Int>] {
+        let hidden = model.blocks.count - 1, size = max(1, unitSize)
+        return stride(from: 0, to: hidden, by: size).map { $0...min($0 + size, hidden) - 1 }
+    }
+
+    /// MACs of backpropagating inside units: the error sent through every weighted layer of a unit
+    /// but its first (0 when every unit is one Linear/conv block).
+    public static func withinUnitPropagationMACs(_ model: Model, unitSize: Int) -> Int {
+        let layers = model.layerMACs.filter { $0.layer is WeightedLayer }
+        return units(of: model, size: unitSize).reduce(0) { total, unit in
+            total + layers.filter { unit.contains($0.block) }.dropFirst().reduce(0) { $0 + $1.macs }
+        }
+    }
+
+    /// One step. `localLoss(blockIndex, activation)` gets the index of a unit's last block and its
+    /// tapped activation and returns the unit's loss with ∂loss/∂activation and the extra parameters
+    /// its loss trained (heads, modulations), updated with the unit's.
+    public static func step(model: Model, batch: Batch, optimizer: Optimizer, releaseActivations: Bool, unitSize: Int = 1,
                             localLoss: (Int, Tensor) -> (LossResult, [Parameter])) -> StepStatistics {
         // Buffers left by an evaluation pass are not part of this step.
         if releaseActivations { model.layers.forEach { $0.releaseHeld() } }
         var input = batch.images
-        let last = model.blocks.count - 1
-        for (index, block) in model.blocks.enumerated() where index < last {
-            let tap = SignalTap.index(in: block)
+        for unit in units(of: model, size: unitSize) {
+            let last = model.blocks[unit.upperBound]
+            let tap = SignalTap.index(in: last)
+            let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
             var activation = input
-            for layer in block.layers[...tap] { activation = layer.forward(activation, mode: .training) }
-            let (local, extra) = localLoss(index, activation)
-            train(block, through: tap, gradient: local.gradient, inFlight: [input, activation], model: model)
-            optimizer.update(block.parameters + extra)
-            if releaseActivations { block.layers.forEach { $0.releaseHeld() } }
+            for layer in layers { activation = layer.forward(activation, mode: .training) }
+            let (local, extra) = localLoss(unit.upperBound, activation)
+            train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)
+            optimizer.update(model.blocks[unit.lowerBound...unit.upperBound].flatMap(\.parameters) + extra)
+            if releaseActivations { layers.forEach { $0.releaseHeld() } }
             // The layers after the tap are pooling only: they behave the same in both modes.
-            for layer in block.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
+            for layer in last.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
             input = activation
         }
-        let classifier = model.blocks[last]
+        let classifier = model.blocks[model.blocks.count - 1]
         let logits = classifier.forward(input, mode: .training)
         let loss = SoftmaxCrossEntropy()(logits, labels: batch.labels)
-        train(classifier, through: classifier.layers.count - 1, gradient: loss.gradient, inFlight: [input, logits], model: model)
+        train(classifier.layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
         optimizer.update(classifier.parameters)
         if releaseActivations { classifier.layers.forEach { $0.releaseHeld() } }
         return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels),
                               count: batch.count)
     }
 
-    /// Backward from layer `tap` down to the block's first layer with parameters, writing their
-    /// gradients; no gradient is computed for the block's input.
-    static func train(_ block: Block, through tap: Int, gradient: Tensor, inFlight: [Tensor], model: Model) {
-        guard let first = block.layers.firstIndex(where: { !$0.parameters.isEmpty }), first <= tap else { return }
+    /// Backward from the last of `layers` down to the first with parameters, writing their gradients;
+    /// no gradient is computed for the input of the first layer.
+    static func train(_ layers: [Layer], gradient: Tensor, inFlight: [Tensor], model: Model) {
+        guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return }
         var g = gradient
-        for j in stride(from: tap, through: first, by: -1) {
-            guard let next = block.layers[j].backward(g, propagate: j > first) else { break }
+        for j in stride(from: layers.count - 1, through: first, by: -1) {
+            guard let next = layers[j].backward(g, propagate: j > first) else { break }
             g = next
         }
         model.memoryMeter?.sample(model, inFlight: inFlight + [gradient, g])

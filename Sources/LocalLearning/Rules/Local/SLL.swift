@@ -1,0 +1,132 @@
+/// SLL — stochastic layer-wise learning (Yin & Corradi, arXiv 2505.05181): every hidden block (or
+/// unit of blocks, SLL+) trains on a detached input with a local objective on "codes" from a fixed
+/// random projection of its flattened activation h (see `LocalTraining`):
+///
+/// - R_l ∈ R^{d×D_l}, entries N(0, 1/D_l), drawn once from the seed; during training it is multiplied
+///   by a fresh Bernoulli(1−p)/(1−p) mask every step (multiplicative dropout on the projection).
+/// - posterior q_l = softmax(R̃_l h_l); prior π_l = the parent's q_{l−1} of the same step, detached
+///   (computed before the parent's update, like the input the block receives); the first block's
+///   prior is the same construction on the input x with its own fixed R_0.
+/// - L_l = CE(softmax of the first C codes, y) + λ·D_B(q_l, π_l) (`Bhattacharyya`).
+///
+/// Choices the paper leaves open, and the defaults here: Gaussian R scaled 1/√D (norm-preserving in
+/// expectation), d = C, p = 0.1, λ = 1, mask resampled every step, prior from the parent's own
+/// projection. The classifier trains with cross-entropy on its detached input; prediction is the
+/// plain forward pass.
+public final class SLL: LearningRule, RuleCosts, ModelRequirements {
+    public struct Configuration: Sendable, Equatable, Codable {
+        /// Number of codes d (0: the number of classes).
+        public var codes = 0
+        public var dropout: Float = 0.1
+        public var lambda: Float = 1
+        /// Consecutive blocks trained as one unit (SLL+ when > 1).
+        public var unitSize = 1
+        public var releaseActivations = true
+
+        public init(codes: Int = 0, dropout: Float = 0.1, lambda: Float = 1, unitSize: Int = 1) {
+            self.codes = codes
+            self.dropout = dropout
+            self.lambda = lambda
+            self.unitSize = unitSize
+        }
+    }
+
+    public let configuration: Configuration
+    private let seed: UInt64
+    /// Draws the dropout masks, one per projection per step, in block order.
+    private var maskGenerator: SeededGenerator
+    /// R_0 (input), then R_l for each unit's last block, keyed by block index (−1 for the input).
+    public private(set) var projections: [Int: Tensor] = [:]
+
+    public init(_ configuration: Configuration = Configuration(), seed: UInt64 = 1) {
+        precondition(configuration.dropout >= 0 && configuration.dropout < 1, "SLL dropout must be in [0, 1)")
+        self.configuration = configuration
+        self.seed = seed
+        maskGenerator = SeededGenerator(seed: seed ^ 0x5_11E5)
+    }
+
+    public var name: String { configuration.unitSize > 1 ? "sll+" : "sll" }
+
+    public func unsupportedReason(for model: Model) -> String? {
+        model.blocks.count < 2 ? "the model has no hidden block to train with a local loss" : nil
+    }
+
+    func codeCount(_ model: Model) -> Int { configuration.codes > 0 ? configuration.codes : model.classes }
+
+    /// Draws the fixed projections (once).
+    public func prepare(_ model: Model) {
+        guard projections.isEmpty else { return }
+        let d = codeCount(model)
+        precondition(d >= model.classes, "SLL needs at least as many codes as classes")
+        let shapes = SignalTap.hiddenShapes(of: model)
+        let sizes = [(-1, model.inputShape.reduce(1, *))]
+            + LocalTraining.units(of: model, size: configuration.unitSize).map { ($0.upperBound, shapes[$0.upperBound].reduce(1, *)) }
+        for (index, size) in sizes {
+            // Each projection from its own stream: R_l does not depend on how many blocks follow.
+            var rng = SeededGenerator(seed: seed ^ 0x9_0000 &+ UInt64(index + 1))
+            let sd = 1 / Float(size).squareRoot()
+            projections[index] = Tensor(shape: [d, size]).mapped { _ in sd * rng.nextNormal() }
+        }
+    }
+
+    /// R ⊙ Bernoulli(1−p)/(1−p) with a fresh mask, or R itself when not training or p = 0.
+    func projection(_ index: Int, training: Bool) -> Tensor {
+        let r = projections[index]!
+        let p = configuration.dropout
+        guard training, p > 0 else { return r }
+        let keep = 1 / (1 - p)
+        return r.mapped { maskGenerator.nextUniform() < p ? 0 : $0 * keep }
+    }
+
+    /// Codes [N, d] of a flattened activation through projection `index`.
+    func codes(_ index: Int, _ activation: Tensor, projection r: Tensor) -> Tensor {
+        let n = activation.shape[0]
+        return BLAS.matmul(activation.reshaped([n, activation.count / n]), r, transposeB: true)
+    }
+
+    /// The block's local loss from its codes: CE on the first C codes plus λ·D_B against the prior;
+    /// returns the loss and ∂loss/∂codes.
+    func localLoss(codes: Tensor, prior: Tensor, labels: [Int32], classes: Int) -> LossResult {
+        let (n, d) = (codes.shape[0], codes.shape[1])
+        let classLogits = d == classes ? codes : Tensor(uninitializedShape: [n, classes]) { out in
+            codes.withUnsafeBufferPointer { c in for r in 0..<n { for k in 0..<classes { out[r * classes + k] = c[r * d + k] } } }
+        }
+        let ce = SoftmaxCrossEntropy()(classLogits, labels: labels)
+        let bhattacharyya = Bhattacharyya.distance(logits: codes, priorLogits: prior)
+        let lambda = configuration.lambda
+        var gradient = bhattacharyya.gradient.mapped { lambda * $0 }
+        gradient.withUnsafeMutableBufferPointer { g in
+            ce.gradient.withUnsafeBufferPointer { c in for r in 0..<n { for k in 0..<classes { g[r * d + k] += c[r * classes + k] } } }
+        }
+        return LossResult(loss: ce.loss + lambda * bhattacharyya.loss, gradient: gradient)
+    }
+
+    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
+        prepare(model)
+        var prior = codes(-1, batch.images, projection: projection(-1, training: true))
+        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: configuration.releaseActivations,
+                                  unitSize: configuration.unitSize) { index, activation in
+            let r = projection(index, training: true)
+            let z = codes(index, activation, projection: r)
+            let loss = localLoss(codes: z, prior: prior, labels: batch.labels, classes: model.classes)
+            prior = z
+            let gradient = BLAS.matmul(loss.gradient, r).reshaped(activation.shape)
+            return (LossResult(loss: loss.loss, gradient: gradient), [])
+        }
+    }
+
+    /// Signal per unit: the projection and its transpose (2·d·D) plus the input's projection (d·D_0).
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        prepare(model)
+        let d = codeCount(model)
+        let signal = projections.reduce(0) { $0 + ($1.key < 0 ? 1 : 2) * d * $1.value.shape[1] }
+            + LocalTraining.withinUnitPropagationMACs(model, unitSize: configuration.unitSize)
+        return MACBreakdown(forward: model.forwardMACs, signal: signal, update: model.weightGradientMACs)
+    }
+
+    /// The fixed projections (the per-step masked copy is transient).
+    public func stateBytes(_ model: Model) -> Int {
+        prepare(model)
+        return projections.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+    }
+}
