@@ -38,13 +38,18 @@ public struct DataLoader: Sendable {
         SeededGenerator(seed: seed ^ (UInt64(epoch + 1) &* 0x9E37_79B9_7F4A_7C15))
     }
 
-    /// Calls `body` with each batch of `epoch` (0-based) in order.
-    public func forEachBatch(epoch: Int, _ body: (_ index: Int, _ batch: Batch) throws -> Void) rethrows {
+    /// Calls `body` with each batch of `epoch` (0-based) in order, from batch `start` on (the batches
+    /// before it are the same as in a full pass: their augmentation draws are replayed, not skipped).
+    public func forEachBatch(epoch: Int, from start: Int = 0, _ body: (_ index: Int, _ batch: Batch) throws -> Void) rethrows {
         var rng = generator(epoch: epoch)
         let order = shuffle ? rng.permutation(dataset.count) : (0..<dataset.count).map { Int32($0) }
         var augmentRNG = rng.fork()
         for b in 0..<batchCount {
             let indices = order[(b * batchSize)..<min((b + 1) * batchSize, dataset.count)]
+            if b < start {
+                if !augmentation.isIdentity { _ = gather(indices, rng: &augmentRNG) }
+                continue
+            }
             try body(b, gather(indices, rng: &augmentRNG))
         }
     }

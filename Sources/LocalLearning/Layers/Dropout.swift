@@ -14,6 +14,12 @@ public final class Dropout: Layer {
         self.rng = rng.fork()
     }
 
+    /// The mask generator's state (checkpoints save and restore it).
+    public var randomState: [UInt64] {
+        get { rng.stateWords }
+        set { rng.stateWords = newValue }
+    }
+
     public var summary: String { "Dropout(\(probability))" }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }

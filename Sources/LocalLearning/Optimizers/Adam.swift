@@ -5,11 +5,11 @@ import Glibc
 /// Adam (Kingma & Ba) with bias correction, as in PyTorch:
 /// m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − η·m̂/(√v̂ + ε).
 /// Weight decay is L2 (g ← g + λw) for Adam, or decoupled (w ← w − ηλw) for AdamW.
-public final class Adam: Optimizer {
+public final class Adam: Optimizer, HasOptimizerSlots {
     public var learningRate: Float
     public let beta1, beta2, epsilon, weightDecay: Float
     public let decoupled: Bool
-    private let slots = OptimizerSlots(moments: 2)
+    let slots = OptimizerSlots(moments: 2)
 
     public var stateBytes: Int { slots.bytes }
 

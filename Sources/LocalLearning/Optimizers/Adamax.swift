@@ -4,10 +4,10 @@ import Glibc
 
 /// Adamax (Kingma & Ba, the ∞-norm variant of Adam), as in PyTorch:
 /// m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  w ← w − η/(1−β₁ᵗ)·m/u.  L2 weight decay: g ← g + λw.
-public final class Adamax: Optimizer {
+public final class Adamax: Optimizer, HasOptimizerSlots {
     public var learningRate: Float
     public let beta1, beta2, epsilon, weightDecay: Float
-    private let slots = OptimizerSlots(moments: 2)
+    let slots = OptimizerSlots(moments: 2)
 
     public var stateBytes: Int { slots.bytes }
 

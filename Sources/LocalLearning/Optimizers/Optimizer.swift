@@ -30,6 +30,9 @@ final class OptimizerSlots {
 
     var bytes: Int { slots.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.stride } }
 
+    /// The slot of `parameter` if it has one (no slot is created).
+    func existingSlot(for parameter: Parameter) -> Slot? { slots[ObjectIdentifier(parameter)] }
+
     func slot(for parameter: Parameter) -> Slot {
         let key = ObjectIdentifier(parameter)
         if let slot = slots[key] { return slot }

@@ -1,12 +1,12 @@
 /// Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay,
 /// with PyTorch's update: g ← g + λw; v ← μv + g (v = g on the first step);
 /// w ← w − η·(g + μv) with Nesterov, else w ← w − η·v.
-public final class SGD: Optimizer {
+public final class SGD: Optimizer, HasOptimizerSlots {
     public var learningRate: Float
     public let momentum: Float
     public let nesterov: Bool
     public let weightDecay: Float
-    private let slots: OptimizerSlots
+    let slots: OptimizerSlots
 
     public var stateBytes: Int { slots.bytes }
 

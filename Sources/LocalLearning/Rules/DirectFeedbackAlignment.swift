@@ -66,3 +66,23 @@ extension DirectFeedbackAlignment: RuleCosts {
         return matrices.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
     }
 }
+
+extension DirectFeedbackAlignment: RuleCheckpointing {
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
+
+    /// `<block>.feedback`: B_i of every hidden block; the weight-norm targets.
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        prepare(model)
+        var entries: [String: Safetensors.Entry] = [:]
+        for (index, matrix) in matrices { entries["\(model.blocks[index].name).feedback"] = .init(matrix) }
+        return entries.merging(weightConstraint?.checkpointState(model) ?? [:]) { a, _ in a }
+    }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        prepare(model)
+        for (index, matrix) in matrices {
+            matrices[index] = try file.tensor("\(prefix)\(model.blocks[index].name).feedback", shape: matrix.shape, path: path)
+        }
+        try weightConstraint?.restoreState(file, prefix: prefix, model: model, path: path)
+    }
+}

@@ -122,3 +122,26 @@ extension FeedbackAlignment: RuleCosts {
         return model.weightedLayers.reduce(0) { $0 + (state[ObjectIdentifier($1)]?.count ?? 0) * MemoryLayout<Float>.stride }
     }
 }
+
+extension FeedbackAlignment: RuleCheckpointing {
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
+
+    /// `<block>.<layer>.feedback`: B (fa, adafa), M (frsf) or the scale s (signfa); the weight-norm targets.
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        prepare(model)
+        var entries: [String: Safetensors.Entry] = [:]
+        for (name, layer) in model.namedWeightedLayers {
+            if let stored = state[ObjectIdentifier(layer)] { entries["\(name).feedback"] = .init(stored) }
+        }
+        return entries.merging(weightConstraint?.checkpointState(model) ?? [:]) { a, _ in a }
+    }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        prepare(model)
+        for (name, layer) in model.namedWeightedLayers {
+            let current = state[ObjectIdentifier(layer)]!
+            state[ObjectIdentifier(layer)] = try file.tensor("\(prefix)\(name).feedback", shape: current.shape, path: path)
+        }
+        try weightConstraint?.restoreState(file, prefix: prefix, model: model, path: path)
+    }
+}

@@ -186,3 +186,14 @@ public struct RuleError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension RecursiveLRA: RuleCheckpointing {
+    /// The error synapses, `E_<j>_to_<l>` (layers counted from 1).
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
+        prepare(model)
+        return errorSynapses.map { ($0.name, $0) }
+    }
+
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { [:] }
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {}
+}

@@ -23,3 +23,26 @@ public final class WeightNormConstraint {
         }
     }
 }
+
+extension WeightNormConstraint {
+    /// `<block>.<layer>.target_norm` (F64) for every recorded layer.
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        var entries: [String: Safetensors.Entry] = [:]
+        for (name, layer) in model.namedWeightedLayers {
+            guard let norm = norms[ObjectIdentifier(layer)] else { continue }
+            entries["\(name).target_norm"] = .init(dtype: .f64, shape: [1], bytes: withUnsafeBytes(of: norm.bitPattern.littleEndian, Array.init))
+        }
+        return entries
+    }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        for (name, layer) in model.namedWeightedLayers {
+            let key = "\(prefix)\(name).target_norm"
+            guard let entry = file.tensors[key] else { throw CheckpointError.missingTensor(path: path, name: key) }
+            guard entry.dtype == .f64, entry.shape == [1] else {
+                throw CheckpointError.wrongTensor(path: path, name: key, reason: "\(entry.dtype.rawValue) \(entry.shape), expected F64 [1]")
+            }
+            norms[ObjectIdentifier(layer)] = entry.bytes.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        }
+    }
+}

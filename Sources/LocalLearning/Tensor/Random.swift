@@ -29,6 +29,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return result
     }
 
+    /// The four state words, to save and restore a generator exactly (checkpoints).
+    public var stateWords: [UInt64] {
+        get { [state.0, state.1, state.2, state.3] }
+        set {
+            precondition(newValue.count == 4 && newValue.contains { $0 != 0 }, "a generator state is four words, not all zero")
+            state = (newValue[0], newValue[1], newValue[2], newValue[3])
+        }
+    }
+
     /// A derived generator for a sub-task, so that adding draws in one place does not shift another's stream.
     public mutating func fork() -> SeededGenerator {
         SeededGenerator(seed: next())

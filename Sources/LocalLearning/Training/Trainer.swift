@@ -14,6 +14,22 @@ public struct EpochReport: Sendable, Codable {
     public var elapsedSeconds: Double
 }
 
+/// Where a run stands: the epoch in progress (0-based), the steps done in it, and that epoch's running
+/// sums — what a checkpoint needs to continue exactly.
+public struct TrainingPosition: Sendable, Codable, Equatable {
+    public var epoch = 0
+    public var step = 0
+    public var lossSum = 0.0
+    public var correct = 0
+    public var seen = 0
+    public var trainSeconds = 0.0
+
+    public init(epoch: Int = 0, step: Int = 0) {
+        self.epoch = epoch
+        self.step = step
+    }
+}
+
 /// Why training stopped early.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float)
@@ -50,19 +66,26 @@ public final class Trainer {
         self.epochs = epochs
     }
 
-    /// Trains; `progress(epoch, step, steps, statistics)` is called after every step and `epochDone`
-    /// after every epoch. Returns the per-epoch reports.
+    /// Trains from `position` (with the `reports` of the epochs already done); `progress(epoch, step,
+    /// steps, statistics)` is called after every step, `stepDone(position)` after every step with the
+    /// position reached (it may save a checkpoint, or throw to stop), and `epochDone` after every
+    /// epoch. Returns all per-epoch reports.
     @discardableResult
-    public func run(progress: (Int, Int, Int, StepStatistics) -> Void = { _, _, _, _ in },
+    public func run(from position: TrainingPosition = TrainingPosition(), reports previous: [EpochReport] = [],
+                    progress: (Int, Int, Int, StepStatistics) -> Void = { _, _, _, _ in },
+                    stepDone: (TrainingPosition) throws -> Void = { _ in },
                     epochDone: (EpochReport) throws -> Void = { _ in }) throws -> [EpochReport] {
         let steps = trainLoader.batchCount
         let start = DispatchTime.now().uptimeNanoseconds
-        var reports: [EpochReport] = []
-        var best = 0.0
-        for epoch in 0..<epochs {
-            var lossSum = 0.0, correct = 0, seen = 0
+        let elapsedBefore = previous.last?.elapsedSeconds ?? 0
+        var reports = previous
+        var best = previous.map(\.testAccuracy).max() ?? 0
+        for epoch in position.epoch..<epochs {
+            let resuming = epoch == position.epoch
+            var lossSum = resuming ? position.lossSum : 0, correct = resuming ? position.correct : 0, seen = resuming ? position.seen : 0
+            let secondsBefore = resuming ? position.trainSeconds : 0
             let epochStart = DispatchTime.now().uptimeNanoseconds
-            try trainLoader.forEachBatch(epoch: epoch) { index, batch in
+            try trainLoader.forEachBatch(epoch: epoch, from: resuming ? position.step : 0) { index, batch in
                 let globalStep = epoch * steps + index
                 optimizer.learningRate = schedule.rate(base: baseLearningRate, step: globalStep,
                                                        totalSteps: epochs * steps, stepsPerEpoch: steps)
@@ -74,8 +97,12 @@ public final class Trainer {
                 correct += stats.correct
                 seen += stats.count
                 progress(epoch + 1, index + 1, steps, stats)
+                var reached = TrainingPosition(epoch: epoch, step: index + 1)
+                (reached.lossSum, reached.correct, reached.seen) = (lossSum, correct, seen)
+                reached.trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+                try stepDone(reached)
             }
-            let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+            let trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
             let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
             best = max(best, test.accuracy)
             let report = EpochReport(
@@ -83,7 +110,7 @@ public final class Trainer {
                 testLoss: test.loss, testAccuracy: test.accuracy, bestTestAccuracy: best,
                 learningRate: optimizer.learningRate, trainSeconds: trainSeconds,
                 samplesPerSecond: Double(seen) / trainSeconds,
-                elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             reports.append(report)
             try epochDone(report)
         }

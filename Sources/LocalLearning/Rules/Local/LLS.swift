@@ -103,3 +103,15 @@ public final class LLS: LearningRule, RuleCosts, ModelRequirements {
         return heads.reduce(0) { $0 + ($1.basis.count + 2 * ($1.modulationParameter?.value.count ?? 0)) * MemoryLayout<Float>.stride }
     }
 }
+
+extension LLS: RuleCheckpointing {
+    /// `<block>.modulation`: m (lls-m) or M (lls-mxm) of every hidden block.
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
+        prepare(model)
+        return zip(model.blocks, heads).compactMap { block, head in head.modulationParameter.map { ("\(block.name).modulation", $0) } }
+    }
+
+    /// The bases are a function of (C, D) and the seed; nothing else to save.
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { [:] }
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {}
+}

@@ -130,3 +130,27 @@ public final class SLL: LearningRule, RuleCosts, ModelRequirements {
         return projections.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
     }
 }
+
+extension SLL: RuleCheckpointing {
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
+
+    /// `input.projection` and `<block>.projection` (R_0 and each unit's R), and `mask_rng`.
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        prepare(model)
+        var entries: [String: Safetensors.Entry] = ["mask_rng": .init(maskGenerator.stateWords)]
+        for (index, r) in projections { entries["\(index < 0 ? "input" : model.blocks[index].name).projection"] = .init(r) }
+        return entries
+    }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        prepare(model)
+        for (index, r) in projections {
+            projections[index] = try file.tensor("\(prefix)\(index < 0 ? "input" : model.blocks[index].name).projection", shape: r.shape, path: path)
+        }
+        let words = try file.unsignedIntegers("\(prefix)mask_rng", path: path)
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw CheckpointError.wrongTensor(path: path, name: "\(prefix)mask_rng", reason: "\(words.count) words, expected a generator state of 4")
+        }
+        maskGenerator.stateWords = words
+    }
+}
