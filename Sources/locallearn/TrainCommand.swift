@@ -163,6 +163,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Local rules (lls, lls-m, lls-mxm, sll): train this many consecutive blocks as one unit, with backprop inside it (sll with N > 1 is SLL+).")
     var localUnit = 1
 
+    @Option(help: "Save a checkpoint (safetensors: weights, rule and optimizer state, position) in this folder; Ctrl-C also saves one here.")
+    var checkpointDir: String?
+
+    @Option(help: "With --checkpoint-dir: save after every N epochs (and after the last).")
+    var checkpointEvery = 1
+
+    @Option(help: "Continue the run saved in this checkpoint folder (or .safetensors file), with its saved configuration; the result is bit-identical to an uninterrupted run.")
+    var resume: String?
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -186,6 +195,7 @@ struct TrainCommand: ParsableCommand {
         guard sllCodes >= 0, sllDropout >= 0, sllDropout < 1, sllLambda >= 0, sllLambda.isFinite else {
             throw ValidationError("--sll-codes must be ≥ 0, --sll-dropout in [0, 1) and --sll-lambda ≥ 0")
         }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
         guard DatasetName(rawValue: dataset) != nil else {
@@ -243,6 +253,25 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard let resume else { return try execute(resuming: nil) }
+        let path = resume.hasSuffix(".safetensors") ? resume : "\(resume)/\(TrainingCheckpoint.fileName)"
+        do {
+            let file = try Safetensors.read(path)
+            let contents = try TrainingCheckpoint.contents(of: file, path: path)
+            guard let saved = try? JSONDecoder().decode(RunConfiguration.self, from: Data(contents.configuration.utf8)) else {
+                throw CommandError("\(path): the saved configuration cannot be read by this version")
+            }
+            var command = self
+            command.adopt(saved)
+            if command.checkpointDir == nil { command.checkpointDir = URL(fileURLWithPath: path).deletingLastPathComponent().path }
+            print("resuming \(path): epoch \(contents.position.epoch + 1), step \(contents.position.step) (saved configuration; other options ignored)")
+            try command.execute(resuming: (file, path))
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
+    }
+
+    func execute(resuming checkpoint: (file: Safetensors.File, path: String)?) throws {
         Runtime.configure(threads: threads)
         let splits: DatasetSplits
         do {
@@ -298,14 +327,49 @@ struct TrainCommand: ParsableCommand {
         let probe = train.prefix(batchSize)
         let probeBatch = Batch(images: probe.images, labels: probe.labels)
         let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
-        let reports = try trainer.run(
+        var start = TrainingPosition()
+        var done: [EpochReport] = []
+        if let checkpoint {
+            let contents: TrainingCheckpoint.Contents
+            do {
+                contents = try TrainingCheckpoint.restore(checkpoint.file, path: checkpoint.path, model: network, rule: learningRule, optimizer: opt)
+            } catch let error as CheckpointError {
+                throw CommandError(error.description)
+            }
+            (start, done) = (contents.position, contents.reports)
+            for report in done { print(Self.format(report, epochs: epochs)) }
+        }
+        let configurationJSON = try String(decoding: JSONEncoder().encode(runConfiguration), as: UTF8.self)
+        func saveCheckpoint(_ directory: String, _ position: TrainingPosition) throws {
+            do {
+                try TrainingCheckpoint.save(to: directory, model: network, rule: learningRule, optimizer: opt, position: position,
+                                            reports: done, configuration: configurationJSON)
+            } catch let error as CheckpointError {
+                throw CommandError(error.description)
+            }
+        }
+        Runtime.installInterruptHandler()
+        let reports: [EpochReport]
+        do {
+            reports = try trainer.run(from: start, reports: done,
             progress: { epoch, step, steps, stats in
                 progress.update("epoch \(epoch)/\(epochs) step \(step)/\(steps)  loss \(String(format: "%.4f", stats.loss))",
                                 fraction: Double(step) / Double(steps))
             },
+            stepDone: { position in
+                guard Runtime.interruptRequested else { return }
+                progress.clear()
+                let directory = checkpointDir ?? "locallearn-interrupted"
+                try saveCheckpoint(directory, position)
+                throw Interrupted(directory: directory, position: position)
+            },
             epochDone: { report in
                 progress.clear()
                 print(Self.format(report, epochs: epochs))
+                done.append(report)
+                if let checkpointDir, report.epoch % checkpointEvery == 0 || report.epoch == epochs {
+                    try saveCheckpoint(checkpointDir, TrainingPosition(epoch: report.epoch, step: 0))
+                }
                 try runLog?.write(type: "epoch", report)
                 if diagnostics {
                     let record = Self.diagnose(rule: learningRule, model: network, batch: probeBatch, epoch: report.epoch,
@@ -313,6 +377,11 @@ struct TrainCommand: ParsableCommand {
                     try runLog?.write(type: "diagnostics", record)
                 }
             })
+        } catch let interrupted as Interrupted {
+            print("interrupted at epoch \(interrupted.position.epoch + 1), step \(interrupted.position.step): checkpoint saved in \(interrupted.directory)/\(TrainingCheckpoint.fileName)")
+            print("resume with: locallearn train --resume \(interrupted.directory)")
+            throw ExitCode(130)
+        }
         let memory = MemoryReport(meter: meter, model: network, optimizer: opt, rule: learningRule)
         print("peak training memory (engine): \(Self.mebibytes(memory.totalBytes)) = activations \(Self.mebibytes(memory.peakActivationBytes))"
               + " + parameters \(Self.mebibytes(memory.parameterBytes)) + gradients \(Self.mebibytes(memory.gradientBytes))"

@@ -42,6 +42,22 @@ public enum Runtime {
         #endif
     }
 
+    /// From now on the first Ctrl-C (SIGINT) only sets `interruptRequested`; a second exits at once (status 130).
+    public static func installInterruptHandler() {
+        #if canImport(Glibc)
+        locallearn_install_interrupt_handler()
+        #endif
+    }
+
+    /// Whether Ctrl-C was pressed since `installInterruptHandler()`.
+    public static var interruptRequested: Bool {
+        #if canImport(Glibc)
+        return locallearn_interrupted() != 0
+        #else
+        return false
+        #endif
+    }
+
     /// The process's peak resident set size in bytes (0 where unknown).
     public static var peakResidentBytes: Int {
         #if canImport(Glibc)

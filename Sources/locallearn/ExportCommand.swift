@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// Reads a training checkpoint (folder or file) and its saved configuration.
+struct SavedRun {
+    let file: Safetensors.File
+    let path: String
+    let configuration: RunConfiguration?
+
+    init(_ location: String) throws {
+        path = location.hasSuffix(".safetensors") ? location : "\(location)/\(TrainingCheckpoint.fileName)"
+        do {
+            file = try Safetensors.read(path)
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
+        configuration = file.metadata["configuration"].flatMap { try? JSONDecoder().decode(RunConfiguration.self, from: Data($0.utf8)) }
+    }
+
+    /// The model weights, whether the file is a checkpoint (`model.` names) or exported weights.
+    var weights: Safetensors.File {
+        guard file.metadata["format"] == "locallearn-checkpoint" else { return file }
+        var weights = Safetensors.File(metadata: ["model": file.metadata["model"] ?? "", "format": "locallearn"])
+        for (name, entry) in file.tensors where name.hasPrefix("model.") { weights.tensors[String(name.dropFirst(6))] = entry }
+        return weights
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a checkpoint's model weights as a plain safetensors file (opens in PyTorch, NumPy, safetensors).",
+        discussion: "Tensor names are <block>.<layer index>.<parameter> (e.g. fc1.1.weight, conv1.2.running_mean), in PyTorch's layouts; the model spec is in the metadata under \"model\"."
+    )
+
+    @Option(help: "Checkpoint folder or .safetensors file.")
+    var checkpoint: String
+
+    @Option(help: "Output .safetensors file.")
+    var out: String
+
+    func run() throws {
+        let saved = try SavedRun(checkpoint)
+        let weights = saved.weights
+        do {
+            try Safetensors.write(weights, to: out)
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
+        print("wrote \(out): \(weights.tensors.count) tensors of model \(weights.metadata["model"] ?? "?")")
+        for name in weights.tensors.keys.sorted() {
+            let entry = weights.tensors[name]!
+            let sum = (try? weights.tensor(name))?.scalars.reduce(0.0) { $0 + Double($1) }
+            print("  \(name) \(entry.dtype.rawValue) \(entry.shape)" + (sum.map { String(format: "  sum %.6f", $0) } ?? ""))
+        }
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate saved weights (a checkpoint, or a file written by export) on a dataset's test split."
+    )
+
+    @Option(help: "Checkpoint folder, checkpoint file or exported weights file.")
+    var checkpoint: String
+
+    @Option(help: "Dataset (default: the checkpoint's): \(DatasetName.names).")
+    var dataset: String?
+
+    @Option(help: "Folder holding the dataset's files (default: the checkpoint's).")
+    var dataDir: String?
+
+    @Option(help: "Model spec (default: the one saved in the file).")
+    var model: String?
+
+    @Option(help: "Batch size.")
+    var batchSize = 256
+
+    func run() throws {
+        let saved = try SavedRun(checkpoint)
+        let weights = saved.weights
+        guard let spec = model ?? saved.configuration?.model ?? weights.metadata["model"], !spec.isEmpty else {
+            throw CommandError("\(saved.path) does not say which model it holds; give --model")
+        }
+        let datasetName = dataset ?? saved.configuration?.dataset ?? DatasetName.embedded.rawValue
+        guard let name = DatasetName(rawValue: datasetName) else { throw ValidationError("unknown dataset '\(datasetName)'") }
+        let splits: DatasetSplits
+        do {
+            splits = try name.load(directory: dataDir ?? saved.configuration?.dataDir)
+        } catch let error as DataError {
+            throw CommandError(error.description)
+        }
+        var test = splits.test
+        if saved.configuration?.standardize == true {
+            test = Standardization(measuring: splits.train.prefix(saved.configuration?.trainLimit)).apply(to: test)
+        }
+        let network: Model
+        do {
+            network = try ModelSpec.build(spec, inputShape: test.sampleShape, classes: test.classes)
+            try ModelWeights.load(weights, into: network, path: saved.path)
+        } catch let error as ModelError {
+            throw CommandError(error.description)
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
+        let result = Evaluation.evaluate(network, on: test, batchSize: batchSize)
+        print(String(format: "%@ on %@ (%d test samples): accuracy %.2f%%, loss %.4f", spec, datasetName, test.count,
+                     result.accuracy * 100, result.loss))
+    }
+}
