@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -24,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "CPlatform"),
         .target(
             name: "LocalLearning",
-            dependencies: ["CBLAS", "CZlib", "CPlatform"],
+            dependencies: ["CBLAS", "CZlib", "CPlatform", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources/fashion-mnist-subset")]
         ),
         .executableTarget(

@@ -172,6 +172,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run saved in this checkpoint folder (or .safetensors file), with its saved configuration; the result is bit-identical to an uninterrupted run.")
     var resume: String?
 
+    @Option(help: "YAML file of options, keyed by their names here without the dashes (batch-size: 128, rule: lls, …); options given on the command line win.")
+    var config: String?
+
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
 
@@ -253,6 +256,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let config {
+            var merged = try applying(configFile: config, arguments: CommandLine.arguments)
+            merged.config = nil
+            return try merged.run()
+        }
         guard let resume else { return try execute(resuming: nil) }
         let path = resume.hasSuffix(".safetensors") ? resume : "\(resume)/\(TrainingCheckpoint.fileName)"
         do {

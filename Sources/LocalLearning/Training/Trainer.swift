@@ -32,12 +32,14 @@ public struct TrainingPosition: Sendable, Codable, Equatable {
 
 /// Why training stopped early.
 public enum TrainingError: Error, CustomStringConvertible {
-    case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float)
+    /// `block` names the first block whose weights are no longer finite, when there is one.
+    case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float, block: String? = nil)
 
     public var description: String {
         switch self {
-        case let .nonFiniteLoss(rule, epoch, step, loss):
-            return "rule \(rule): the loss became \(loss) at epoch \(epoch), step \(step); try a smaller learning rate"
+        case let .nonFiniteLoss(rule, epoch, step, loss, block):
+            let weights = block.map { "; block \($0) has non-finite weights" } ?? ""
+            return "rule \(rule): the loss became \(loss) at epoch \(epoch), step \(step)\(weights); try a smaller learning rate"
         }
     }
 }
@@ -91,7 +93,8 @@ public final class Trainer {
                                                        totalSteps: epochs * steps, stepsPerEpoch: steps)
                 let stats = rule.step(model: model, batch: batch, optimizer: optimizer)
                 guard stats.loss.isFinite else {
-                    throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss)
+                    let broken = model.blocks.first { $0.parameters.contains { !$0.value.isFinite } }
+                    throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: broken?.name)
                 }
                 lossSum += Double(stats.loss) * Double(stats.count)
                 correct += stats.correct

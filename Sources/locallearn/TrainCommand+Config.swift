@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+extension TrainCommand {
+    typealias Setter = (inout TrainCommand, ConfigValue) -> Void
+
+    /// Every `train` option by its command-line name (without the dashes), with its type and setter.
+    static var configKeys: [String: (ConfigKind, Setter)] {
+        func text(_ set: @escaping (inout TrainCommand, String) -> Void) -> (ConfigKind, Setter) {
+            (.text, { c, v in if case let .text(s) = v { set(&c, s) } })
+        }
+        func integer(_ set: @escaping (inout TrainCommand, Int) -> Void) -> (ConfigKind, Setter) {
+            (.integer, { c, v in if case let .integer(n) = v { set(&c, n) } })
+        }
+        func number(_ set: @escaping (inout TrainCommand, Float) -> Void) -> (ConfigKind, Setter) {
+            (.number, { c, v in
+                if case let .number(x) = v { set(&c, Float(x)) } else if case let .integer(n) = v { set(&c, Float(n)) }
+            })
+        }
+        func flag(_ set: @escaping (inout TrainCommand, Bool) -> Void) -> (ConfigKind, Setter) {
+            (.flag, { c, v in if case let .flag(b) = v { set(&c, b) } })
+        }
+        return [
+            "rule": text { $0.rule = $1 }, "model": text { $0.model = $1 }, "dataset": text { $0.dataset = $1 },
+            "data-dir": text { $0.dataDir = $1 }, "epochs": integer { $0.epochs = $1 }, "batch-size": integer { $0.batchSize = $1 },
+            "optimizer": text { $0.optimizer = $1 }, "lr": number { $0.lr = $1 }, "momentum": number { $0.momentum = $1 },
+            "nesterov": flag { $0.nesterov = $1 }, "weight-decay": number { $0.weightDecay = $1 }, "schedule": text { $0.schedule = $1 },
+            "warmup-epochs": integer { $0.warmupEpochs = $1 },
+            "seed": integer { c, n in c.seed = UInt64(truncatingIfNeeded: n) },
+            "threads": integer { $0.threads = $1 }, "crop-padding": integer { $0.cropPadding = $1 },
+            "horizontal-flip": flag { $0.horizontalFlip = $1 }, "standardize": flag { $0.standardize = $1 },
+            "train-limit": integer { $0.trainLimit = $1 }, "initializer": text { $0.initializer = $1 }, "log": text { $0.log = $1 },
+            "feedback-init": text { $0.feedbackInit = $1 }, "constrain-weights": flag { $0.constrainWeights = $1 },
+            "diagnostics": flag { $0.diagnostics = $1 }, "basis": text { $0.basis = $1 }, "temperature": number { $0.temperature = $1 },
+            "beta": number { $0.beta = $1 }, "gamma": number { $0.gamma = $1 }, "error-synapses": text { $0.errorSynapses = $1 },
+            "wiring": text { $0.wiring = $1 }, "error-init": number { $0.errorInit = $1 }, "sll-codes": integer { $0.sllCodes = $1 },
+            "sll-dropout": number { $0.sllDropout = $1 }, "sll-lambda": number { $0.sllLambda = $1 },
+            "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
+            "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 },
+        ]
+    }
+
+    /// The schema the file is checked against (numbers also accept integers).
+    static var configSchema: [String: ConfigKind] { configKeys.mapValues(\.0) }
+
+    /// Options named on the command line, which win over the file.
+    static func optionsGiven(_ arguments: [String]) -> Set<String> {
+        Set(arguments.compactMap { argument -> String? in
+            guard argument.hasPrefix("--") else { return nil }
+            return String(argument.dropFirst(2).prefix { $0 != "=" })
+        })
+    }
+
+    /// This command with the file's values for every option not given on the command line.
+    func applying(configFile path: String, arguments: [String]) throws -> TrainCommand {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandError("\(path): configuration file not found or unreadable")
+        }
+        let values: [String: ConfigValue]
+        do {
+            values = try ConfigFile.parse(String(decoding: data, as: UTF8.self), path: path, schema: Self.configSchema)
+        } catch let error as ConfigError {
+            throw CommandError(error.description)
+        }
+        let given = Self.optionsGiven(arguments), keys = Self.configKeys
+        var command = self
+        for (key, value) in values where !given.contains(key) { keys[key]!.1(&command, value) }
+        do {
+            try command.validate()
+        } catch let error as ValidationError {
+            throw CommandError("\(path): \(error.message)")
+        }
+        return command
+    }
+}
