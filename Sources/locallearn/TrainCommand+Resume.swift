@@ -18,5 +18,6 @@ extension TrainCommand {
         (beta, gamma, errorSynapses, wiring, errorInit) = (c.recLRA.beta, c.recLRA.gamma, c.recLRA.errorSynapses.rawValue, c.recLRA.wiring.rawValue,
                                                           c.recLRA.errorInitScale)
         (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
+        onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
     }
 }

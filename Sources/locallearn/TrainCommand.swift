@@ -32,6 +32,7 @@ struct RunConfiguration: Codable {
     var recLRA: RecursiveLRA.Configuration
     var sll: SLL.Configuration
     var localUnit: Int
+    var onNaN: String?
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -172,6 +173,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run saved in this checkpoint folder (or .safetensors file), with its saved configuration; the result is bit-identical to an uninterrupted run.")
     var resume: String?
 
+    @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
+    var onNaN = NonFinitePolicy.stop.rawValue
+
     @Option(help: "YAML file of options, keyed by their names here without the dashes (batch-size: 128, rule: lls, …); options given on the command line win.")
     var config: String?
 
@@ -198,6 +202,7 @@ struct TrainCommand: ParsableCommand {
         guard sllCodes >= 0, sllDropout >= 0, sllDropout < 1, sllLambda >= 0, sllLambda.isFinite else {
             throw ValidationError("--sll-codes must be ≥ 0, --sll-dropout in [0, 1) and --sll-lambda ≥ 0")
         }
+        guard NonFinitePolicy(rawValue: onNaN) != nil else { throw ValidationError("unknown --on-nan '\(onNaN)'; expected stop or skip-batch") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
@@ -243,7 +248,7 @@ struct TrainCommand: ParsableCommand {
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
-                         sll: sllConfiguration, localUnit: localUnit)
+                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
@@ -317,6 +322,7 @@ struct TrainCommand: ParsableCommand {
         if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
         let trainer = Trainer(model: network, rule: learningRule, optimizer: opt, schedule: lrSchedule,
                               trainLoader: loader, testSet: test, epochs: epochs)
+        trainer.onNonFiniteLoss = NonFinitePolicy(rawValue: onNaN)!
 
         print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "

@@ -68,6 +68,27 @@ struct TrainingTests {
         }
     }
 
+    @Test func aBatchWithANaNIsSkippedAndUndoneWhenAsked() throws {
+        var data = Self.blobs(count: 64, seed: 1)
+        data.images[5 * 16 + 3] = .nan        // one bad pixel: its batch's loss is NaN
+        let test = Self.blobs(count: 30, seed: 2)
+        for policy in NonFinitePolicy.allCases {
+            let model = try ModelSpec.build("mlp:16-8-3:relu:bn", inputShape: data.sampleShape, classes: 3)
+            let trainer = Trainer(model: model, rule: Backprop(), optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                                  trainLoader: DataLoader(dataset: data, batchSize: 16, seed: 3), testSet: test, epochs: 3)
+            trainer.onNonFiniteLoss = policy
+            if policy == .stop {
+                #expect(throws: TrainingError.self) { try trainer.run() }
+            } else {
+                let reports = try trainer.run()
+                #expect(trainer.skippedBatches == 3, "one bad batch per epoch")
+                #expect(model.parameters.allSatisfy { $0.value.isFinite })
+                #expect(model.layers.compactMap { $0 as? BatchNorm }.allSatisfy { $0.runningStatistics.mean.isFinite })
+                #expect(reports.allSatisfy { $0.trainLoss.isFinite } && reports.last!.testAccuracy > 0.6)
+            }
+        }
+    }
+
     @Test func bpGradientsMatchFiniteDifferencesThroughAWholeModel() throws {
         let data = Self.blobs(count: 6, seed: 4)
         let model = try ModelSpec.build("cnn:3,M:fc5:tanh", inputShape: data.sampleShape, classes: 3, seed: 2)

@@ -34,12 +34,17 @@ public struct TrainingPosition: Sendable, Codable, Equatable {
 public enum TrainingError: Error, CustomStringConvertible {
     /// `block` names the first block whose weights are no longer finite, when there is one.
     case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float, block: String? = nil)
+    /// The loss stayed finite (e.g. a ReLU turned NaN into 0) but weights did not.
+    case nonFiniteWeights(rule: String, epoch: Int, step: Int, block: String)
 
     public var description: String {
         switch self {
         case let .nonFiniteLoss(rule, epoch, step, loss, block):
             let weights = block.map { "; block \($0) has non-finite weights" } ?? ""
             return "rule \(rule): the loss became \(loss) at epoch \(epoch), step \(step)\(weights); try a smaller learning rate"
+        case let .nonFiniteWeights(rule, epoch, step, block):
+            return "rule \(rule): the weights of block \(block) became NaN/Inf at epoch \(epoch), step \(step) (the loss stayed finite); "
+                + "check the data for NaN values or try a smaller learning rate"
         }
     }
 }
@@ -55,6 +60,9 @@ public final class Trainer {
     public let trainLoader: DataLoader
     public let testSet: Dataset
     public let epochs: Int
+    /// What a NaN/Inf loss does; skipped batches are counted in `skippedBatches`.
+    public var onNonFiniteLoss: NonFinitePolicy = .stop
+    public private(set) var skippedBatches = 0
 
     public init(model: Model, rule: LearningRule, optimizer: Optimizer, schedule: LearningRateSchedule,
                 trainLoader: DataLoader, testSet: Dataset, epochs: Int) {
@@ -82,6 +90,7 @@ public final class Trainer {
         let elapsedBefore = previous.last?.elapsedSeconds ?? 0
         var reports = previous
         var best = previous.map(\.testAccuracy).max() ?? 0
+        var consecutiveSkips = 0
         for epoch in position.epoch..<epochs {
             let resuming = epoch == position.epoch
             var lossSum = resuming ? position.lossSum : 0, correct = resuming ? position.correct : 0, seen = resuming ? position.seen : 0
@@ -91,11 +100,20 @@ public final class Trainer {
                 let globalStep = epoch * steps + index
                 optimizer.learningRate = schedule.rate(base: baseLearningRate, step: globalStep,
                                                        totalSteps: epochs * steps, stepsPerEpoch: steps)
+                let snapshot = onNonFiniteLoss == .skipBatch ? TrainingSnapshot(model: model, rule: rule, optimizer: optimizer) : nil
                 let stats = rule.step(model: model, batch: batch, optimizer: optimizer)
+                let broken = model.firstBlockWithNonFiniteWeights
+                if let snapshot, !stats.loss.isFinite || broken != nil, consecutiveSkips < 10 {
+                    snapshot.restore()
+                    skippedBatches += 1
+                    consecutiveSkips += 1
+                    return
+                }
+                consecutiveSkips = 0
                 guard stats.loss.isFinite else {
-                    let broken = model.blocks.first { $0.parameters.contains { !$0.value.isFinite } }
                     throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: broken?.name)
                 }
+                if let broken { throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: index + 1, block: broken.name) }
                 lossSum += Double(stats.loss) * Double(stats.count)
                 correct += stats.correct
                 seen += stats.count
