@@ -147,3 +147,20 @@ struct ParserFuzzTests {
         #expect(throws: CheckpointError.self) { try Safetensors.decode(huge, path: "x") }
     }
 }
+
+@Suite("ResNets")
+struct ResNetTests {
+    @Test func resnet20HasTheExpectedShapeAndParameters() throws {
+        let model = try ModelSpec.build("resnet20", inputShape: [3, 32, 32], classes: 10)
+        // 1 stem + 9 BasicBlocks + classifier; 1×1 projection shortcuts where the width doubles.
+        #expect(model.blocks.count == 11)
+        #expect(model.blockOutputShapes[3] == [16, 32, 32] && model.blockOutputShapes[4] == [32, 16, 16] && model.blockOutputShapes[9] == [64, 8, 8])
+        // He et al.'s ResNet-20 (0.27M) with projection shortcuts: 16·32 + 32·64 convolution weights and their BatchNorms more.
+        #expect(model.parameterCount == 272_474)
+        #expect(try ModelSpec.build("resnet20", inputShape: [1, 28, 28], classes: 10).blockOutputShapes[9] == [64, 7, 7])
+        let names = ModelWeights.tensors(of: model).map(\.name)
+        #expect(names.contains("res4.0.shortcut.0.weight") && names.contains("res4.0.body.4.running_var") && names.contains("stem.0.weight"))
+        #expect(Set(names).count == names.count)
+        #expect(model.weightedLayers.count == 19 + 2 + 1)
+    }
+}

@@ -19,7 +19,7 @@ struct FeedbackAlignmentTests {
         return m.parameters.map(\.value)
     }
 
-    @Test(arguments: ["mlp:16-12x2-3:tanh", "cnn:4,M,6:fc8:relu"])
+    @Test(arguments: ["mlp:16-12x2-3:tanh", "cnn:4,M,6:fc8:relu", "resnet:1"])
     func faWithFeedbackEqualToWeightsIsBackpropBitForBit(spec: String) throws {
         let bp = try weightsAfterOneStep(Backprop(), spec: spec)
         let fa = FeedbackAlignment(feedback: .random(.xavierUniform))
@@ -30,6 +30,23 @@ struct FeedbackAlignmentTests {
         #expect(viaFA == bp)
         // With its own random B, FA differs from BP.
         #expect(try weightsAfterOneStep(FeedbackAlignment(), spec: spec) != bp)
+    }
+
+    @Test func feedbackReachesTheConvolutionsInsideResidualBlocks() throws {
+        let spec = "resnet:1"
+        let bp = try weightsAfterOneStep(Backprop(), spec: spec)
+        let fa = FeedbackAlignment(feedback: .random(.xavierUniform))
+        var inner: WeightedLayer?
+        let viaFA = try weightsAfterOneStep(fa, spec: spec) { m in
+            fa.prepare(m)
+            // B = W everywhere except the second convolution of the first residual body.
+            inner = (m.blocks[1].layers[0] as! Residual).body[3] as? WeightedLayer
+            for layer in m.weightedLayers where layer !== inner! { fa.setFeedback(layer.weight.value, for: layer) }
+        }
+        #expect(inner != nil)
+        // The stem's update goes through that convolution's B, so it differs from backprop's; the classifier's does not.
+        #expect(viaFA[0] != bp[0])
+        #expect(viaFA.last! == bp.last!)
     }
 
     @Test func adaFAAtStepZeroIsBackprop() throws {

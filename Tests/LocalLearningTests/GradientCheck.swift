@@ -59,7 +59,9 @@ enum GradientCheck {
                 parameter.value[i] = original
                 numeric[i] = (plus - minus) / (2 * Double(epsilon))
             }
-            parameterErrors[name] = relativeError(analytic, numeric)
+            // Composite layers have several parameters of one name: keep them apart.
+            let key = parameterErrors[name] == nil ? name : "\(name)#\(parameterErrors.count)"
+            parameterErrors[key] = relativeError(analytic, numeric)
         }
         return Report(inputError: relativeError(dx.scalars, numericInput), parameterErrors: parameterErrors)
     }

@@ -12,6 +12,46 @@ struct LayerGradientTests {
         #expect(report.parameterErrors.keys.sorted() == ["bias", "weight"])
     }
 
+    /// Convolution by its definition, for any geometry.
+    static func directConvolution(_ conv: Conv2D, _ x: Tensor) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (k, s, p, o) = (conv.kernelSize, conv.stride, conv.padding, conv.outChannels)
+        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+        var y = Tensor(shape: [n, o, oh, ow])
+        for b in 0..<n { for oc in 0..<o { for i in 0..<oh { for j in 0..<ow {
+            var sum = conv.bias.map { $0.value[oc] } ?? 0
+            for ic in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                let (r, q) = (i * s - p + ki, j * s - p + kj)
+                guard r >= 0, r < h, q >= 0, q < w else { continue }
+                sum += conv.weight.value[((oc * c + ic) * k + ki) * k + kj] * x[((b * c + ic) * h + r) * w + q]
+            } } }
+            y[((b * o + oc) * oh + i) * ow + j] = sum
+        } } } }
+        return y
+    }
+
+    @Test(arguments: [(1, 1, 3, 1), (2, 2, 3, 1), (1, 1, 5, 2), (2, 1, 5, 2), (3, 4, 3, 1)])
+    func convolutionOnTinyPlanesMatchesTheDefinition(height: Int, width: Int, kernel: Int, padding: Int) {
+        var rng = SeededGenerator(seed: 7)
+        let conv = Conv2D(2, 3, kernelSize: kernel, padding: padding, rng: &rng)
+        let x = GradientCheck.input([2, 2, height, width])
+        let y = conv.forward(x, mode: .training), expected = Self.directConvolution(conv, x)
+        #expect(zip(y.scalars, expected.scalars).allSatisfy { abs($0 - $1) < 1e-5 }, "\(y) vs \(expected)")
+        #expect(GradientCheck.check(conv, input: x).worst < Self.tolerance)
+    }
+
+    @Test func residual() {
+        var rng = SeededGenerator(seed: 4)
+        let identity = Residual(body: [Conv2D(2, 3, kernelSize: 3, padding: 1, rng: &rng), Activation(.tanh),
+                                       Conv2D(3, 2, kernelSize: 3, padding: 1, rng: &rng)])
+        let projected = Residual(body: [Conv2D(2, 3, kernelSize: 3, stride: 2, padding: 1, rng: &rng), Activation(.tanh)],
+                                 shortcut: [Conv2D(2, 3, kernelSize: 1, stride: 2, rng: &rng)])
+        for layer in [identity, projected] {
+            let report = GradientCheck.check(layer, input: GradientCheck.input([2, 2, 5, 5]))
+            #expect(report.worst < Self.tolerance, "\(layer.summary): \(report)")
+        }
+    }
+
     @Test(arguments: [(1, 1), (2, 1), (2, 0), (1, 0), (3, 2)])
     func conv2D(stride: Int, padding: Int) {
         var rng = SeededGenerator(seed: 2)

@@ -45,13 +45,27 @@ public protocol RuleCosts {
 
 extension Model {
     /// Forward MACs per sample of every layer, in order, with the index of its block.
+    /// Composite layers (residual blocks) are listed by the layers inside them.
     public var layerMACs: [(block: Int, layer: Layer, macs: Int)] {
+        // Shapes were validated when the model was built.
+        func expand(_ layer: Layer, _ shape: [Int], _ block: Int) -> [(Int, Layer, Int)] {
+            guard let composite = layer as? CompositeLayer else {
+                return [(block, layer, (layer as? CountsMACs)?.forwardMACs(inputShape: shape) ?? 0)]
+            }
+            return composite.parts.flatMap { part in
+                var s = shape
+                return part.layers.flatMap { inner in
+                    defer { s = try! inner.outputShape(for: s) }
+                    return expand(inner, s, block)
+                }
+            }
+        }
         var result: [(Int, Layer, Int)] = []
         var shape = inputShape
         for (index, block) in blocks.enumerated() {
             for layer in block.layers {
-                result.append((index, layer, (layer as? CountsMACs)?.forwardMACs(inputShape: shape) ?? 0))
-                shape = try! layer.outputShape(for: shape)   // validated when the model was built
+                result += expand(layer, shape, index)
+                shape = try! layer.outputShape(for: shape)
             }
         }
         return result

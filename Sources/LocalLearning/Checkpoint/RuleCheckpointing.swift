@@ -16,24 +16,18 @@ extension Backprop: RuleCheckpointing {
 }
 
 extension Model {
-    /// Each weighted layer with its `<block>.<layer index>` name.
+    /// Each weighted layer with its `namedLayers` name.
     var namedWeightedLayers: [(name: String, layer: WeightedLayer)] {
-        blocks.flatMap { block in
-            block.layers.enumerated().compactMap { index, layer in (layer as? WeightedLayer).map { ("\(block.name).\(index)", $0) } }
-        }
+        namedLayers.compactMap { name, layer in (layer as? WeightedLayer).map { (name, $0) } }
     }
 
-    /// Every Dropout layer with its `<block>.<layer index>` name.
+    /// Every Dropout layer with its `namedLayers` name.
     var namedDropouts: [(name: String, layer: Dropout)] {
-        blocks.flatMap { block in
-            block.layers.enumerated().compactMap { index, layer in (layer as? Dropout).map { ("\(block.name).\(index)", $0) } }
-        }
+        namedLayers.compactMap { name, layer in (layer as? Dropout).map { (name, $0) } }
     }
 
     /// Every model parameter with its weights-file name.
     var namedParameters: [(name: String, parameter: Parameter)] {
-        blocks.flatMap { block in
-            block.layers.enumerated().flatMap { index, layer in layer.parameters.map { ("\(block.name).\(index).\($0.name)", $0) } }
-        }
+        namedLayers.flatMap { name, layer in layer.parameters.map { ("\(name).\($0.name)", $0) } }
     }
 }

@@ -30,7 +30,7 @@ public enum UpdateAlignment {
         _ = rule.step(model: model, batch: batch, optimizer: ruleGradients)
         _ = Backprop().step(model: model, batch: batch, optimizer: backpropGradients)
         return model.blocks.flatMap { block in
-            block.layers.compactMap { $0 as? WeightedLayer }.map { layer in
+            block.layers.flatMap(\.leaves).compactMap { $0 as? WeightedLayer }.map { layer in
                 let name = "\(block.name).\(layer.summary)"
                 guard let a = ruleGradients.gradient(of: layer.weight), let b = backpropGradients.gradient(of: layer.weight) else {
                     return LayerAngle(layer: name, degrees: nil)

@@ -32,7 +32,7 @@ public final class Block {
         var gradient = outputGradient
         for (index, layer) in layers.enumerated().reversed() {
             let needInput = propagate || index > 0
-            guard let g = layerBackward(layer, gradient, needInput) else { return nil }
+            guard let g = layer.backward(gradient, propagate: needInput, layerBackward: layerBackward) else { return nil }
             gradient = g
         }
         return gradient

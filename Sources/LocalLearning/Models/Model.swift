@@ -29,7 +29,18 @@ public final class Model {
     }
 
     public var parameters: [Parameter] { blocks.flatMap(\.parameters) }
-    public var layers: [Layer] { blocks.flatMap(\.layers) }
+    /// Every layer, composite layers (residual blocks) replaced by the layers inside them.
+    public var layers: [Layer] { blocks.flatMap(\.layers).flatMap(\.leaves) }
+
+    /// Every non-composite layer with its name: `<block>.<index>` for a block's own layers,
+    /// `<block>.<index>.<part>.<index>` inside a composite one (e.g. `res2.0.body.3`).
+    public var namedLayers: [(name: String, layer: Layer)] {
+        func named(_ layer: Layer, _ name: String) -> [(String, Layer)] {
+            guard let composite = layer as? CompositeLayer else { return [(name, layer)] }
+            return composite.parts.flatMap { part in part.layers.enumerated().flatMap { named($1, "\(name).\(part.name).\($0)") } }
+        }
+        return blocks.flatMap { block in block.layers.enumerated().flatMap { named($1, "\(block.name).\($0)") } }
+    }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
     /// Logits [N, classes] for a batch [N, inputShape…].
@@ -63,7 +74,7 @@ public final class Model {
         func finite(_ t: Tensor) -> Bool { t.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count).isFinite } }
         return blocks.first { block in
             block.parameters.contains { !finite($0.value) }
-                || block.layers.contains { ($0 as? BatchNorm).map { !finite($0.runningStatistics.mean) || !finite($0.runningStatistics.variance) } ?? false }
+                || block.layers.flatMap(\.leaves).contains { ($0 as? BatchNorm).map { !finite($0.runningStatistics.mean) || !finite($0.runningStatistics.variance) } ?? false }
         }
     }
 

@@ -7,15 +7,21 @@
 ///   block of that width, `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
 ///   an activation (default leakyrelu), `fc512` (a hidden linear→BN→activation block; repeatable),
 ///   `nobn`, `dropout0.5` (before each linear layer). The classifier is a final linear layer.
+/// - `resnet:N` — a CIFAR-style ResNet (He et al. 2016, §4.2): a conv3×3(16)→BN→ReLU stem, three
+///   stages of N BasicBlocks of widths 16/32/64 (two conv3×3→BN with an identity shortcut; a stride-2
+///   first conv and a 1×1 stride-2 conv→BN shortcut where the width doubles), ReLU after each sum,
+///   global average pool, linear. Convolutions have no bias (BatchNorm follows). Any [C, H, W] input.
 /// - Presets: `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
-///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`.
+///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`, `resnet20` = `resnet:3`,
+///   `resnet32` = `resnet:5`, `resnet110` = `resnet:18`.
 public enum ModelSpec {
     public static let presets: [String: String] = [
         "smallconv": "cnn:32,M,64,M,128,A2:leakyrelu:fc512",
         "vgg8": "cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024",
+        "resnet20": "resnet:3", "resnet32": "resnet:5", "resnet110": "resnet:18",
     ]
 
-    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W,M,W,…,A2[:ACT][:fcN][:nobn][:dropoutP], smallconv, vgg8"
+    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W,M,W,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, smallconv, vgg8, resnet20, resnet32, resnet110"
 
     /// Builds the model `spec` for inputs of per-sample shape `inputShape` ([C, H, W]) and `classes` outputs.
     public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
@@ -34,6 +40,8 @@ public enum ModelSpec {
         case "cnn":
             blocks = try cnn(spec, layers: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape,
                              classes: classes, initializer: initializer, rng: &rng)
+        case "resnet":
+            blocks = try resnet(spec, blocksPerStage: parts[1], inputShape: inputShape, classes: classes, initializer: initializer, rng: &rng)
         default:
             throw ModelError.invalidSpec(spec: spec, reason: "unknown model kind '\(kind)'; expected one of \(help)")
         }
@@ -168,6 +176,33 @@ public enum ModelSpec {
         if options.dropout > 0 { classifier.append(Dropout(probability: options.dropout, rng: &rng)) }
         classifier.append(Linear(features, classes, initializer: initializer, rng: &rng))
         blocks.append(Block(name: "classifier", layers: classifier))
+        return blocks
+    }
+}
+
+extension ModelSpec {
+    static func resnet(_ spec: String, blocksPerStage: String, inputShape: [Int], classes: Int, initializer: Initializer,
+                       rng: inout SeededGenerator) throws -> [Block] {
+        guard let n = Int(blocksPerStage), n > 0 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "'\(blocksPerStage)' is not a number of blocks per stage (resnet:N)")
+        }
+        guard inputShape.count == 3 else { throw ModelError.invalidSpec(spec: spec, reason: "a ResNet needs image input [C, H, W], got \(inputShape)") }
+        func conv(_ i: Int, _ o: Int, _ k: Int, stride: Int, rng: inout SeededGenerator) -> Conv2D {
+            Conv2D(i, o, kernelSize: k, stride: stride, padding: k / 2, bias: false, initializer: initializer, rng: &rng)
+        }
+        var blocks = [Block(name: "stem", layers: [conv(inputShape[0], 16, 3, stride: 1, rng: &rng), BatchNorm(channels: 16), Activation(.relu)])]
+        var channels = 16
+        for (stage, width) in [16, 32, 64].enumerated() {
+            for index in 0..<n {
+                let stride = stage > 0 && index == 0 ? 2 : 1
+                let body: [Layer] = [conv(channels, width, 3, stride: stride, rng: &rng), BatchNorm(channels: width), Activation(.relu),
+                                     conv(width, width, 3, stride: 1, rng: &rng), BatchNorm(channels: width)]
+                let shortcut: [Layer] = stride != 1 || channels != width ? [conv(channels, width, 1, stride: stride, rng: &rng), BatchNorm(channels: width)] : []
+                blocks.append(Block(name: "res\(blocks.count)", layers: [Residual(body: body, shortcut: shortcut), Activation(.relu)]))
+                channels = width
+            }
+        }
+        blocks.append(Block(name: "classifier", layers: [AdaptiveAvgPool2D(1), Flatten(), Linear(channels, classes, initializer: initializer, rng: &rng)]))
         return blocks
     }
 }

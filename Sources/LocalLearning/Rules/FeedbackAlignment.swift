@@ -81,7 +81,7 @@ public final class FeedbackAlignment: LearningRule {
     public func weightFeedbackAlignment(_ model: Model) -> [(layer: String, degrees: Double?, normRatio: Double)] {
         prepare(model)
         return model.blocks.flatMap { block in
-            block.layers.compactMap { $0 as? WeightedLayer }.map { layer in
+            block.layers.flatMap(\.leaves).compactMap { $0 as? WeightedLayer }.map { layer in
                 let w = layer.weight.value, b = feedbackMatrix(for: layer)
                 return ("\(block.name).\(layer.summary)", UpdateAlignment.angle(w, b),
                         (b.squaredNorm / max(w.squaredNorm, .leastNonzeroMagnitude)).squareRoot())

@@ -125,7 +125,8 @@ public enum Im2col {
     @inline(__always)
     static func shift(_ g: ConvolutionGeometry, ki: Int, kj: Int) -> (delta: Int, lo: Int, hi: Int) {
         let delta = (ki - g.padding) * g.width + (kj - g.padding)
-        return (delta, max(0, -delta), min(g.inputPlane, g.inputPlane - delta))
+        let lo = min(g.inputPlane, max(0, -delta))
+        return (delta, lo, max(lo, min(g.inputPlane, g.inputPlane - delta)))   // empty when the shift passes the whole plane
     }
 
     /// Calls `body(position)` for each output position of the plane whose source row or column is outside the image.
@@ -136,8 +137,8 @@ public enum Im2col {
             if y + dy < 0 || y + dy >= h {
                 for x in 0..<w { body(y * w + x) }
             } else {
-                for x in 0..<(dx < 0 ? -dx : 0) { body(y * w + x) }
-                for x in (dx > 0 ? w - dx : w)..<w { body(y * w + x) }
+                for x in 0..<min(w, dx < 0 ? -dx : 0) { body(y * w + x) }
+                for x in max(0, dx > 0 ? w - dx : w)..<w { body(y * w + x) }
             }
         }
     }
