@@ -38,7 +38,7 @@ extension TrainCommand {
             "sll-dropout": number { $0.sllDropout = $1 }, "sll-lambda": number { $0.sllLambda = $1 },
             "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
             "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 },
-            "on-nan": text { $0.onNaN = $1 },
+            "on-nan": text { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
         ]
     }
 

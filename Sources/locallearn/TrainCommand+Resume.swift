@@ -19,5 +19,6 @@ extension TrainCommand {
                                                           c.recLRA.errorInitScale)
         (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
         onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
+        (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
     }
 }

@@ -33,6 +33,8 @@ struct RunConfiguration: Codable {
     var sll: SLL.Configuration
     var localUnit: Int
     var onNaN: String?
+    var auxDepth: Int?
+    var pyramid: Float?
 }
 
 /// What `--diagnostics` logs after an epoch.
@@ -173,6 +175,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run saved in this checkpoint folder (or .safetensors file), with its saved configuration; the result is bit-identical to an uninterrupted run.")
     var resume: String?
 
+    @Option(help: "AugLocal: auxiliary depth d (later units copied into each auxiliary network).")
+    var auxDepth = 2
+
+    @Option(help: "AugLocal: pyramid coefficient τ (auxiliary depth falls linearly from d to d(1−τ)+τ).")
+    var pyramid: Float = 0.5
+
     @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
     var onNaN = NonFinitePolicy.stop.rawValue
 
@@ -203,6 +211,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--sll-codes must be ≥ 0, --sll-dropout in [0, 1) and --sll-lambda ≥ 0")
         }
         guard NonFinitePolicy(rawValue: onNaN) != nil else { throw ValidationError("unknown --on-nan '\(onNaN)'; expected stop or skip-batch") }
+        guard auxDepth >= 1, pyramid >= 0, pyramid <= 1 else { throw ValidationError("--aux-depth must be ≥ 1 and --pyramid in [0, 1]") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
@@ -248,7 +257,7 @@ struct TrainCommand: ParsableCommand {
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
-                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN)
+                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
@@ -308,7 +317,7 @@ struct TrainCommand: ParsableCommand {
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
             basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration,
-            sll: sllConfiguration, localUnit: localUnit))!
+            sll: sllConfiguration, localUnit: localUnit, auxDepth: auxDepth, pyramid: pyramid))!
         if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
             throw CommandError("rule \(rule) cannot train \(model): \(reason)")
         }

@@ -35,11 +35,16 @@ public final class Model {
     /// Every non-composite layer with its name: `<block>.<index>` for a block's own layers,
     /// `<block>.<index>.<part>.<index>` inside a composite one (e.g. `res2.0.body.3`).
     public var namedLayers: [(name: String, layer: Layer)] {
-        func named(_ layer: Layer, _ name: String) -> [(String, Layer)] {
+        blocks.flatMap { Model.named($0.layers, prefix: $0.name) }
+    }
+
+    /// `layers` and the layers inside composite ones, named `<prefix>.<index>[.<part>.<index>…]`.
+    public static func named(_ layers: [Layer], prefix: String) -> [(name: String, layer: Layer)] {
+        layers.enumerated().flatMap { index, layer -> [(name: String, layer: Layer)] in
+            let name = "\(prefix).\(index)"
             guard let composite = layer as? CompositeLayer else { return [(name, layer)] }
-            return composite.parts.flatMap { part in part.layers.enumerated().flatMap { named($1, "\(name).\(part.name).\($0)") } }
+            return composite.parts.flatMap { named($0.layers, prefix: "\(name).\($0.name)") }
         }
-        return blocks.flatMap { block in block.layers.enumerated().flatMap { named($1, "\(block.name).\($0)") } }
     }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 

@@ -14,10 +14,13 @@ public struct RuleOptions: Sendable, Equatable {
     public var sll = SLL.Configuration()
     /// Consecutive blocks the greedy local rules (lls…, sll) train as one unit.
     public var localUnit = 1
+    /// AugLocal's auxiliary depth d and pyramid coefficient τ.
+    public var auxDepth = 2
+    public var pyramid: Float = 0.5
 
     public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false,
                 basis: ClassBasis = .square, temperature: Float = 0.5, recLRA: RecursiveLRA.Configuration = .init(),
-                sll: SLL.Configuration = .init(), localUnit: Int = 1) {
+                sll: SLL.Configuration = .init(), localUnit: Int = 1, auxDepth: Int = 2, pyramid: Float = 0.5) {
         self.feedbackInitializer = feedbackInitializer
         self.constrainWeights = constrainWeights
         self.basis = basis
@@ -25,6 +28,8 @@ public struct RuleOptions: Sendable, Equatable {
         self.recLRA = recLRA
         self.sll = sll
         self.localUnit = localUnit
+        self.auxDepth = auxDepth
+        self.pyramid = pyramid
     }
 
     /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
@@ -35,7 +40,7 @@ public struct RuleOptions: Sendable, Equatable {
 
 /// The learning rules by the names users type on the command line.
 public enum RuleRegistry {
-    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm", "reclra", "sll"]
+    public static let names = ["bp", "fa", "signfa", "frsf", "adafa", "dfa", "lls", "lls-m", "lls-mxm", "reclra", "sll", "dgl", "auglocal"]
 
     public static var help: String { names.joined(separator: ", ") }
 
@@ -58,6 +63,8 @@ public enum RuleRegistry {
             configuration.unitSize = options.localUnit
             return SLL(configuration, seed: seed)
         case "reclra": return RecursiveLRA(options.recLRA, seed: seed)
+        case "dgl": return DGL(seed: seed)
+        case "auglocal": return AugLocal(depth: options.auxDepth, pyramid: options.pyramid, seed: seed)
         default: return nil
         }
     }

@@ -40,9 +40,10 @@ public enum SignalTap {
 /// With `releaseActivations`, every layer of a unit frees what it held for backward as soon as the
 /// unit's update is done, so at most one unit's activations are alive at a time.
 public enum LocalTraining {
-    /// The hidden blocks of `model` in units of `unitSize`: index ranges into `model.blocks`.
-    public static func units(of model: Model, size unitSize: Int) -> [ClosedRange<Int>] {
-        let hidden = model.blocks.count - 1, size = max(1, unitSize)
+    /// The hidden blocks of `model` in units of `unitSize`: index ranges into `model.blocks`. The last
+    /// `globalTail` hidden blocks belong to no unit: they train with the classifier.
+    public static func units(of model: Model, size unitSize: Int, globalTail: Int = 0) -> [ClosedRange<Int>] {
+        let hidden = model.blocks.count - 1 - globalTail, size = max(1, unitSize)
         return stride(from: 0, to: hidden, by: size).map { $0...min($0 + size, hidden) - 1 }
     }
 
@@ -58,12 +59,13 @@ public enum LocalTraining {
     /// One step. `localLoss(blockIndex, activation)` gets the index of a unit's last block and its
     /// tapped activation and returns the unit's loss with ∂loss/∂activation and the extra parameters
     /// its loss trained (heads, modulations), updated with the unit's.
+    /// The last `globalTail` hidden blocks train end to end with the classifier, by the output loss.
     public static func step(model: Model, batch: Batch, optimizer: Optimizer, releaseActivations: Bool, unitSize: Int = 1,
-                            localLoss: (Int, Tensor) -> (LossResult, [Parameter])) -> StepStatistics {
+                            globalTail: Int = 0, localLoss: (Int, Tensor) -> (LossResult, [Parameter])) -> StepStatistics {
         // Buffers left by an evaluation pass are not part of this step.
         if releaseActivations { model.layers.forEach { $0.releaseHeld() } }
         var input = batch.images
-        for unit in units(of: model, size: unitSize) {
+        for unit in units(of: model, size: unitSize, globalTail: globalTail) {
             let last = model.blocks[unit.upperBound]
             let tap = SignalTap.index(in: last)
             let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
@@ -77,12 +79,13 @@ public enum LocalTraining {
             for layer in last.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
             input = activation
         }
-        let classifier = model.blocks[model.blocks.count - 1]
-        let logits = classifier.forward(input, mode: .training)
+        let top = model.blocks[(model.blocks.count - 1 - globalTail)...]
+        let layers = top.flatMap(\.layers)
+        let logits = layers.reduce(input) { $1.forward($0, mode: .training) }
         let loss = SoftmaxCrossEntropy()(logits, labels: batch.labels)
-        train(classifier.layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
-        optimizer.update(classifier.parameters)
-        if releaseActivations { classifier.layers.forEach { $0.releaseHeld() } }
+        train(layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
+        optimizer.update(top.flatMap(\.parameters))
+        if releaseActivations { layers.forEach { $0.releaseHeld() } }
         return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels),
                               count: batch.count)
     }

@@ -1,0 +1,65 @@
+import Testing
+@testable import LocalLearning
+
+@Suite("AugLocal and DGL")
+struct AugLocalTests {
+    @Test func samplingAndPyramidMatchTheReferenceForResNet32() {
+        // ResNet-32: K = 16 units (stem + 15 BasicBlocks).
+        #expect(AugLocal.sampledUnits(layer: 0, depth: 2, units: 16) == [8, 15])
+        #expect(AugLocal.sampledUnits(layer: 0, depth: 3, units: 16) == [5, 10, 15])
+        #expect(AugLocal.sampledUnits(layer: 13, depth: 3, units: 16) == [14, 15], "all later units when d ≥ K−1−l")
+        #expect(AugLocal.depthSchedule(units: 16, depth: 2, pyramid: 0.5) == Array(repeating: 2, count: 13))
+        #expect(AugLocal.depthSchedule(units: 16, depth: 3, pyramid: 0.5) == Array(repeating: 3, count: 6) + Array(repeating: 2, count: 6))
+        #expect(AugLocal.depthSchedule(units: 16, depth: 5, pyramid: 0.5) == [5, 5, 5, 4, 4, 4, 4, 3, 3, 3])
+        #expect(AugLocal.sampledUnits(layer: 0, depth: 3, units: 110 / 2) == [18, 36, 54], "ResNet-110, K = 55")
+    }
+
+    @Test func auxiliaryNetworksCopyTheWidthsAndStridesOfTheirSampledUnits() throws {
+        let model = try ModelSpec.build("resnet32", inputShape: [3, 16, 16], classes: 10)
+        let rule = AugLocal(depth: 2)
+        rule.prepare(model)
+        #expect(rule.auxiliaries.count == 13 && rule.sampledUnits[0] == [8, 15])
+        let blocks = rule.auxiliaries[0].layers.compactMap { $0 as? Residual }
+        let firstConvs = blocks.map { $0.body[0] as! Conv2D }
+        #expect(firstConvs.map(\.outChannels) == [32, 64] && firstConvs.map(\.stride) == [2, 2])
+        #expect(blocks.allSatisfy { ($0.shortcut.first as? Conv2D)?.kernelSize == 1 })
+        // Unit 7 (width 32) samples 11 and 15 (width 64): one downsample, then none.
+        let later = rule.auxiliaries[7].layers.compactMap { $0 as? Residual }.map { $0.body[0] as! Conv2D }
+        #expect(rule.sampledUnits[7] == [11, 15] && later.map(\.stride) == [2, 1] && later.map(\.outChannels) == [64, 64])
+        // Depth 2: no BatchNorm before the head's Linear; the head ends in the classes.
+        #expect(!(rule.auxiliaries[0].layers.dropLast().last is BatchNorm))
+        #expect((rule.auxiliaries[0].layers.last as? Linear)?.outputSize == 10)
+        #expect(AugLocal().unsupportedReason(for: try ModelSpec.build("mlp:16-8-3:relu", inputShape: [16], classes: 3)) != nil)
+    }
+
+    /// Weights of the first unit after one step, with a later unit's weights perturbed or not.
+    static func firstUnitAfterStep(_ rule: () -> LearningRule, perturbLater: Bool) throws -> [Tensor] {
+        let data = TrainingTests.blobs(count: 16, seed: 1)
+        let model = try ModelSpec.build("resnet:2", inputShape: data.sampleShape, classes: 3, seed: 3)
+        if perturbLater { model.blocks[5].parameters.forEach { $0.value = $0.value.mapped { $0 * 1.5 + 0.1 } } }
+        _ = rule().step(model: model, batch: Batch(images: data.images, labels: data.labels), optimizer: SGD(learningRate: 0.1))
+        return model.blocks[0].parameters.map(\.value)
+    }
+
+    @Test(arguments: ["auglocal", "dgl"])
+    func noGradientCrossesACut(rule name: String) throws {
+        let untouched = try Self.firstUnitAfterStep({ RuleRegistry.make(name, seed: 2)! }, perturbLater: false)
+        let perturbed = try Self.firstUnitAfterStep({ RuleRegistry.make(name, seed: 2)! }, perturbLater: true)
+        #expect(untouched == perturbed)
+        let before = try ModelSpec.build("resnet:2", inputShape: [1, 4, 4], classes: 3, seed: 3).blocks[0].parameters.map(\.value)
+        #expect(untouched != before, "the first unit did learn")
+    }
+
+    @Test(arguments: ["auglocal", "dgl"])
+    func trainsAGeneratedProblem(rule name: String) throws {
+        // resnet:1 has 4 units: with depth 2, unit 0 trains locally and units 1–3 with the classifier.
+        let data = TrainingTests.blobs(count: 96, seed: 1)
+        let model = try ModelSpec.build("resnet:1", inputShape: data.sampleShape, classes: 3, seed: 2)
+        let trainer = Trainer(model: model, rule: RuleRegistry.make(name, seed: 1)!, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
+                              testSet: TrainingTests.blobs(count: 60, seed: 2), epochs: 4)
+        let reports = try trainer.run()
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
+        #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
+    }
+}
