@@ -40,6 +40,23 @@ struct LayerGradientTests {
         #expect(GradientCheck.check(conv, input: x).worst < Self.tolerance)
     }
 
+    @Test func perturbativeForwardMatchesADirectLoopAndBackwardMatchesFiniteDifferences() {
+        var rng = SeededGenerator(seed: 11)
+        let layer = Perturbative(2, 3, masks: 2, noiseLevel: 0.3, rng: &rng)
+        let x = GradientCheck.input([2, 2, 3, 4], seed: 12)
+        let y = layer.forward(x, mode: .training)
+        let noise = layer.noiseMaps(height: 3, width: 4)
+        for n in 0..<2 { for c in 0..<3 { for i in 0..<12 {
+            var z = layer.bias!.value[c]
+            for m in 0..<4 { z += layer.weight.value[c * 4 + m] * max(0, x[(n * 2 + m / 2) * 12 + i] + noise[m * 12 + i]) }
+            #expect(abs(y[(n * 3 + c) * 12 + i] - z) < 1e-5)
+        } } }
+        #expect(layer.noiseMaps(height: 3, width: 4) == noise, "the noise maps are fixed")
+        // ReLU kinks: a small step keeps every perturbation on one side of them.
+        let report = GradientCheck.check(layer, input: x, epsilon: 1e-3)
+        #expect(report.worst < Self.tolerance, "\(report)")
+    }
+
     @Test func residual() {
         var rng = SeededGenerator(seed: 4)
         let identity = Residual(body: [Conv2D(2, 3, kernelSize: 3, padding: 1, rng: &rng), Activation(.tanh),

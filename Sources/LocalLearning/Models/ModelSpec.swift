@@ -6,7 +6,10 @@
 /// - `cnn:64,M,128,M,256,256,M,512,M` — VGG-style: a number is a conv3×3(pad 1)→BatchNorm→activation
 ///   block of that width, `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
 ///   an activation (default leakyrelu), `fc512` (a hidden linear→BN→activation block; repeatable),
-///   `nobn`, `dropout0.5` (before each linear layer). The classifier is a final linear layer.
+///   `nobn`, `dropout0.5` (before each linear layer), `pconv` / `pconvN` (every convolution after
+///   the first becomes a `Perturbative` layer with N noise maps per input channel, default 1 — the
+///   perturbative counterpart, e.g. `cnn:32,M,64,M,128,A2:leakyrelu:fc512:pconv` for smallconv).
+///   The classifier is a final linear layer.
 /// - `resnet:N` — a CIFAR-style ResNet (He et al. 2016, §4.2): a conv3×3(16)→BN→ReLU stem, three
 ///   stages of N BasicBlocks of widths 16/32/64 (two conv3×3→BN with an identity shortcut; a stride-2
 ///   first conv and a 1×1 stride-2 conv→BN shortcut where the width doubles), ReLU after each sum,
@@ -58,6 +61,8 @@ public enum ModelSpec {
         var batchNorm: Bool
         var dropout: Float = 0
         var hiddenFC: [Int] = []
+        /// Noise maps per input channel when every convolution but the first is a perturbative layer (0: plain convolutions).
+        var perturbativeMasks = 0
     }
 
     static func parseOptions(_ spec: String, _ tokens: [String], defaultActivation: ActivationFunction,
@@ -75,8 +80,10 @@ public enum ModelSpec {
                 options.dropout = p
             } else if allowFC, t.hasPrefix("fc"), let width = Int(t.dropFirst(2)), width > 0 {
                 options.hiddenFC.append(width)
+            } else if allowFC, t.hasPrefix("pconv"), let masks = t == "pconv" ? 1 : Int(t.dropFirst(5)), masks > 0 {
+                options.perturbativeMasks = masks
             } else {
-                throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN" : "")")
+                throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN, pconv[N]" : "")")
             }
         }
         return options
@@ -144,7 +151,11 @@ public enum ModelSpec {
         for token in description.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingSpaces() }) {
             if let width = Int(token), width > 0 {
                 close()
-                try append(Conv2D(channels, width, kernelSize: 3, padding: 1, bias: true, initializer: initializer, rng: &rng))
+                if options.perturbativeMasks > 0 && !blocks.isEmpty {
+                    try append(Perturbative(channels, width, masks: options.perturbativeMasks, initializer: initializer, rng: &rng))
+                } else {
+                    try append(Conv2D(channels, width, kernelSize: 3, padding: 1, bias: true, initializer: initializer, rng: &rng))
+                }
                 if options.batchNorm { try append(BatchNorm(channels: width)) }
                 try append(Activation(options.activation))
                 channels = width
