@@ -14,7 +14,7 @@ import Glibc
 ///   the width doubles (a skipped downsample deferred to the next sampled block), then global average
 ///   pool, BatchNorm when d_l ≤ 1, and a linear classifier;
 /// - pyramidal depth: d_l = max(1, round(d·(1 − l·τ/(K′−2)) + l·τ/(K′−2))).
-public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, RuleCheckpointing {
+public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
     public let depth: Int
     public let pyramid: Float
     private let seed: UInt64
@@ -117,34 +117,5 @@ public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, RuleChe
         return auxiliaries.reduce(0) { $0 + 2 * $1.parameterCount * MemoryLayout<Float>.stride }
     }
 
-    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
-        prepare(model)
-        return zip(model.blocks, auxiliaries).flatMap { block, aux in
-            Model.named(aux.layers, prefix: "\(block.name).aux").flatMap { name, layer in layer.parameters.map { ("\(name).\($0.name)", $0) } }
-        }
-    }
-
-    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
-        prepare(model)
-        var entries: [String: Safetensors.Entry] = [:]
-        for (block, aux) in zip(model.blocks, auxiliaries) {
-            for (name, layer) in Model.named(aux.layers, prefix: "\(block.name).aux") {
-                guard let bn = layer as? BatchNorm else { continue }
-                entries["\(name).running_mean"] = .init(bn.runningStatistics.mean)
-                entries["\(name).running_var"] = .init(bn.runningStatistics.variance)
-            }
-        }
-        return entries
-    }
-
-    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
-        prepare(model)
-        for (block, aux) in zip(model.blocks, auxiliaries) {
-            for (name, layer) in Model.named(aux.layers, prefix: "\(block.name).aux") {
-                guard let bn = layer as? BatchNorm else { continue }
-                bn.runningStatistics = (try file.tensor("\(prefix)\(name).running_mean", shape: [bn.channels], path: path),
-                                        try file.tensor("\(prefix)\(name).running_var", shape: [bn.channels], path: path))
-            }
-        }
-    }
+    var networks: [AuxiliaryNetwork] { auxiliaries }
 }

@@ -44,3 +44,38 @@ public final class AuxiliaryNetwork {
         return (layer as? CountsMACs)?.forwardMACs(inputShape: shape) ?? 0
     }
 }
+
+/// Rules whose hidden blocks each train through an auxiliary network (DGL, AugLocal): their
+/// checkpoints save the networks' parameters and BatchNorm statistics as `<block>.aux.<layer>.…`.
+protocol AuxiliaryNetworkRule: RuleCheckpointing {
+    func prepare(_ model: Model)
+    var networks: [AuxiliaryNetwork] { get }
+}
+
+extension AuxiliaryNetworkRule {
+    /// Each auxiliary network's layers with their names, beside the block they train.
+    func namedLayers(_ model: Model) -> [(name: String, layer: Layer)] {
+        prepare(model)
+        return zip(model.blocks, networks).flatMap { block, network in Model.named(network.layers, prefix: "\(block.name).aux") }
+    }
+
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
+        namedLayers(model).flatMap { name, layer in layer.parameters.map { ("\(name).\($0.name)", $0) } }
+    }
+
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        var entries: [String: Safetensors.Entry] = [:]
+        for case let (name, bn as BatchNorm) in namedLayers(model) {
+            entries["\(name).running_mean"] = .init(bn.runningStatistics.mean)
+            entries["\(name).running_var"] = .init(bn.runningStatistics.variance)
+        }
+        return entries
+    }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        for case let (name, bn as BatchNorm) in namedLayers(model) {
+            bn.runningStatistics = (try file.tensor("\(prefix)\(name).running_mean", shape: [bn.channels], path: path),
+                                    try file.tensor("\(prefix)\(name).running_var", shape: [bn.channels], path: path))
+        }
+    }
+}

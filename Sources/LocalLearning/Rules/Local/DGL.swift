@@ -6,7 +6,7 @@
 /// Head on a [C, S, S′] activation: adaptive average pool to ⌈S/4⌉, three 1×1 conv (no bias)→BN→ReLU
 /// of width C, adaptive average pool to min(⌈S/4⌉, 2), flatten, two Linear (no bias)→BN→ReLU of width
 /// 128, Linear to the classes. On a [F] activation: the two Linear→BN→ReLU and the last Linear.
-public final class DGL: LearningRule, RuleCosts, ModelRequirements, RuleCheckpointing {
+public final class DGL: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
     public let hiddenWidth: Int
     private let seed: UInt64
     public private(set) var heads: [AuxiliaryNetwork] = []
@@ -70,36 +70,5 @@ public final class DGL: LearningRule, RuleCosts, ModelRequirements, RuleCheckpoi
         return heads.reduce(0) { $0 + 2 * $1.parameterCount * MemoryLayout<Float>.stride }
     }
 
-    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
-        prepare(model)
-        return zip(model.blocks, heads).flatMap { block, head in
-            head.layers.enumerated().flatMap { index, layer in layer.parameters.map { ("\(block.name).head.\(index).\($0.name)", $0) } }
-        }
-    }
-
-    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
-        prepare(model)
-        var entries: [String: Safetensors.Entry] = [:]
-        for (block, head) in zip(model.blocks, heads) {
-            for (index, layer) in head.layers.enumerated() {
-                if let bn = layer as? BatchNorm {
-                    entries["\(block.name).head.\(index).running_mean"] = .init(bn.runningStatistics.mean)
-                    entries["\(block.name).head.\(index).running_var"] = .init(bn.runningStatistics.variance)
-                }
-            }
-        }
-        return entries
-    }
-
-    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
-        prepare(model)
-        for (block, head) in zip(model.blocks, heads) {
-            for (index, layer) in head.layers.enumerated() {
-                guard let bn = layer as? BatchNorm else { continue }
-                let key = "\(prefix)\(block.name).head.\(index)"
-                bn.runningStatistics = (try file.tensor("\(key).running_mean", shape: [bn.channels], path: path),
-                                        try file.tensor("\(key).running_var", shape: [bn.channels], path: path))
-            }
-        }
-    }
+    var networks: [AuxiliaryNetwork] { heads }
 }
