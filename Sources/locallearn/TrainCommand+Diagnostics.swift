@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// What `--diagnostics` logs after an epoch.
+struct DiagnosticsRecord: Codable {
+    struct Feedback: Codable {
+        var layer: String
+        var degrees: Double?
+        var normRatio: Double
+    }
+    var epoch: Int
+    var updateAngles: [UpdateAlignment.LayerAngle]
+    var feedback: [Feedback]?
+    struct Drift: Codable {
+        var layers: String
+        var relativeDrift: Double
+    }
+    /// Relative drift of the conservation-law quantity per pair of Linear layers since the start.
+    var conservationDrift: [Drift]?
+}
+
+extension TrainCommand {
+    /// Measures and prints the diagnostics of one epoch.
+    /// Tracks the conservation law from the initial weights: with the rule's B for FA variants,
+    /// backprop's balance law for BP; other rules have no such law.
+    static func conservationTracker(rule: LearningRule, model: Model) -> ConservationLaw.Tracker? {
+        if let fa = rule as? FeedbackAlignment {
+            fa.prepare(model)
+            return ConservationLaw.Tracker(model: model) { fa.feedbackMatrix(for: $0) }
+        }
+        return rule is Backprop ? ConservationLaw.Tracker(model: model) { _ in nil } : nil
+    }
+
+    static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int,
+                         conservation: ConservationLaw.Tracker?) -> DiagnosticsRecord {
+        func degrees(_ d: Double?) -> String { d.map { String(format: "%.1f°", $0) } ?? "–" }
+        let angles = UpdateAlignment.measure(rule: rule, model: model, batch: batch)
+        print("    update ∠ BP gradient: " + angles.map { "\($0.layer) \(degrees($0.degrees))" }.joined(separator: ", "))
+        var feedback: [DiagnosticsRecord.Feedback]?
+        if let fa = rule as? FeedbackAlignment {
+            let rows = fa.weightFeedbackAlignment(model)
+            print("    W ∠ B, ‖B‖/‖W‖: " + rows.map { "\($0.layer) \(degrees($0.degrees)) \(String(format: "%.2f", $0.normRatio))" }
+                .joined(separator: ", "))
+            feedback = rows.map { DiagnosticsRecord.Feedback(layer: $0.layer, degrees: $0.degrees, normRatio: $0.normRatio) }
+        }
+        var drift: [DiagnosticsRecord.Drift]?
+        if let conservation, !conservation.layers.isEmpty {
+            let values = conservation.deviations()
+            print("    conservation-law drift: " + zip(conservation.layers, values).map { "\($0) \(String(format: "%.2e", $1))" }
+                .joined(separator: ", "))
+            drift = zip(conservation.layers, values).map { DiagnosticsRecord.Drift(layers: $0, relativeDrift: $1) }
+        }
+        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback, conservationDrift: drift)
+    }
+}
