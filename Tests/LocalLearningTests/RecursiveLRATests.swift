@@ -15,7 +15,7 @@ struct RecursiveLRATests {
         let rule = RecursiveLRA(.init(beta: 1e-7))
         rule.prepare(model)
         let stages = try RecursiveLRA.stages(of: model).get()
-        let s = rule.signals(stages, batch: batch)
+        let s = rule.signals(stages, batch: batch, model: model)
         #expect(s.errors[0].scalars.allSatisfy { abs($0) < 1e-6 }, "hidden error should vanish: \(s.errors[0])")
         // The top layer's update is the output-error rule, which is backprop's for the last layer.
         let recorder = GradientRecorder(), reference = GradientRecorder()
@@ -108,9 +108,29 @@ struct RecursiveLRATests {
     }
 
     @Test func modelsItCannotTrainAreNamed() throws {
-        let cnn = try ModelSpec.build("cnn:4,M:fc8", inputShape: [1, 8, 8], classes: 3)
-        #expect(RecursiveLRA().unsupportedReason(for: cnn)?.contains("block conv1") == true)
+        let resnet = try ModelSpec.build("resnet:1", inputShape: [1, 8, 8], classes: 3)
+        #expect(RecursiveLRA().unsupportedReason(for: resnet)?.contains("block res1") == true)
         let mlp = try ModelSpec.build("mlp:6-5-3:tanh", inputShape: [6], classes: 3)
         #expect(RecursiveLRA().unsupportedReason(for: mlp) == nil)
+        let cnn = try ModelSpec.build("cnn:4,M,6:fc8", inputShape: [1, 8, 8], classes: 3)
+        #expect(RecursiveLRA().unsupportedReason(for: cnn) == nil)
+        #expect(RecursiveLRA(.init(errorSynapses: .paper)).unsupportedReason(for: cnn)?.contains("dense chain links") == true)
+        #expect(RecursiveLRA(.init(errorSynapses: .paper, wiring: .outputSkip)).unsupportedReason(for: cnn) == nil)
+    }
+
+    @Test(arguments: ["cnn:4,M,6:fc8", "cnn:4,M,6:fc8:pconv"])
+    func convolutionalAndPerturbativeNetworksTrain(spec: String) throws {
+        let data = TrainingTests.blobs(count: 240, seed: 1)
+        let model = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 2)
+        let rule = RecursiveLRA(.init(errorSynapses: .trackForward, wiring: .chain, errorInitScale: 1))
+        #expect(rule.unsupportedReason(for: model) == nil)
+        let first = model.weightedLayers[0].weight.value
+        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
+                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 5)
+        let reports = try trainer.run()
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
+        #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
+        #expect(model.weightedLayers[0].weight.value != first, "the first convolution learned")
     }
 }

@@ -1,15 +1,18 @@
 /// rec-LRA — recursive local representation alignment (Ororbia, Mali, Kifer & Giles, AAAI 2023),
-/// the paper's Algorithm 1 for networks of Linear→φ blocks and a softmax classifier:
+/// the paper's Algorithm 1 for blocks [Flatten] W [BatchNorm] φ [pooling] (W a Linear, Conv2D or
+/// Perturbative layer) and a linear classifier:
 ///
-/// - forward: h_ℓ = W_ℓ z_{ℓ−1} + b_ℓ, z_ℓ = φ(h_ℓ); the output error is e_L = softmax(h_L) − onehot(y);
-/// - going down, layer ℓ gets a displacement d_ℓ = E_{j→ℓ} e_j through learned error synapses from
-///   the layer j that feeds it error (j = ℓ+1 with `chain` wiring, j = L with `outputSkip`), the
-///   target y_ℓ = φ(h_ℓ − β d_ℓ) and the error e_ℓ = z_ℓ − y_ℓ — only forward-type operations, no φ′,
-///   so non-differentiable activations (sign) train;
-/// - updates, batch-averaged and handed to the optimizer as gradients (W ← W − η·ΔW for SGD):
-///   ΔW_ℓ = e_ℓ z_{ℓ−1}ᵀ, Δb_ℓ = e_ℓ. Error synapses either by the paper's Eq. 6 (`paper`), or as
-///   LRA-E does, along the forward weights' update, ΔE_{ℓ+1→ℓ} = γ ΔW_{ℓ+1}ᵀ (`trackForward`), so
-///   E − W_{ℓ+1}ᵀ stays nearly constant. Track-forward needs a forward weight to follow; synapses
+/// - forward: h = the input of φ, z = φ(h); the output error is e_L = softmax(logits) − onehot(y);
+/// - going down, block ℓ gets a displacement d_ℓ from the block j that feeds it error (j = ℓ+1 with
+///   `chain` wiring: e_j sent back through block j's weighted layer with E in place of W, then through
+///   block ℓ's pooling; j = L with `outputSkip`: d_ℓ = E·e_L with a dense E), the target
+///   y_ℓ = φ(h_ℓ − β d_ℓ) and the error e_ℓ = z_ℓ − y_ℓ — only forward-type operations, no φ′, so
+///   non-differentiable activations (sign) train;
+/// - updates, batch-averaged and handed to the optimizer as gradients (W ← W − η·ΔW for SGD): each
+///   weighted layer's own weight-gradient operator applied to e (ΔW_ℓ = e_ℓ z_{ℓ−1}ᵀ, Δb_ℓ = e_ℓ for a
+///   Linear), through its BatchNorm. Error synapses either by the paper's Eq. 6 (`paper`, dense links
+///   only), or as LRA-E does, along the forward weights' update, ΔE_{ℓ+1→ℓ} = γ ΔW_{ℓ+1} (`trackForward`),
+///   so E − W_{ℓ+1} stays nearly constant. Track-forward needs a forward weight to follow; synapses
 ///   from the output to a non-adjacent layer (output-skip wiring) use Eq. 6 either way.
 ///
 /// The sign of Eq. 6: the paper writes ΔE = −γ·d_ℓ·e_jᵀ next to ΔW = e·zᵀ without saying how either
@@ -17,8 +20,8 @@
 /// (for small β, ∂½‖e_ℓ‖²/∂E ∝ +(φ′ ⊙ d_ℓ) e_jᵀ); subtracting ΔE instead grows E along the errors
 /// and diverged on MNIST within two epochs. So E moves by +ΔE: the optimizer is handed γ·d_ℓ·e_jᵀ.
 ///
-/// E_{j→ℓ} is stored as an [n_j, n_ℓ] matrix (the layout of a weight from ℓ to j), drawn from
-/// N(0, σ²). Once the errors are computed, every layer's update depends only on its own quantities,
+/// E is drawn from N(0, σ²): for a dense chain link it is an [n_j, n_ℓ] matrix (the layout of the
+/// weight from ℓ to j). Once the errors are computed, every layer's update depends only on its own quantities,
 /// so they could run concurrently.
 public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
     public enum ErrorSynapseRule: String, Sendable, CaseIterable, Codable {
@@ -49,15 +52,22 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         }
     }
 
-    /// One trained layer: its Linear and the φ after it (nil for the classifier).
+    /// One block as rec-LRA sees it: [Flatten?] W [BatchNorm?] φ [pooling…], or [Flatten?] W for the classifier.
     struct Stage {
-        let linear: Linear
-        let activation: ActivationFunction?
+        let block: Block
+        let weightIndex: Int
+        /// Index of the activation φ (nil for the classifier).
+        let activationIndex: Int?
+
+        var weighted: WeightedLayer { block.layers[weightIndex] as! WeightedLayer }
+        var function: ActivationFunction? { activationIndex.map { (block.layers[$0] as! Activation).function } }
+        /// Index of the layer whose output is h (the pre-activation; the logits for the classifier).
+        var preActivationIndex: Int { (activationIndex ?? block.layers.count) - 1 }
     }
 
     public let configuration: Configuration
     private var rng: SeededGenerator
-    /// E_{j→ℓ} for each hidden layer ℓ, [n_j, n_ℓ].
+    /// E_{j→ℓ} for each hidden block ℓ: the shape of block j's weight (chain), or [classes, size of z_ℓ] (output-skip).
     public private(set) var errorSynapses: [Parameter] = []
 
     public init(_ configuration: Configuration = Configuration(), seed: UInt64 = 1) {
@@ -67,28 +77,49 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
 
     public var name: String { "reclra" }
 
-    /// The model as Linear→φ stages, or the reason it is not one.
+    /// The model's blocks as stages, or the reason rec-LRA cannot train them.
     static func stages(of model: Model) -> Result<[Stage], RuleError> {
         var stages: [Stage] = []
         for (index, block) in model.blocks.enumerated() {
-            let layers = block.layers.filter { !($0 is Flatten) }
-            let last = index == model.blocks.count - 1
-            guard let linear = layers.first as? Linear, layers.count == (last ? 1 : 2),
-                  last || layers[1] is Activation else {
-                return .failure(RuleError("rec-LRA trains blocks of Linear then an activation (and a Linear classifier); "
-                                          + "block \(block.name) is \(block.layers.map(\.summary).joined(separator: " → "))"))
+            let layers = block.layers, last = index == model.blocks.count - 1
+            func refuse(_ why: String) -> Result<[Stage], RuleError> {
+                .failure(RuleError("rec-LRA trains blocks of [Flatten] Linear/Conv2D/Perturbative [BatchNorm] activation [pooling] "
+                                   + "and a linear classifier; block \(block.name) (\(layers.map(\.summary).joined(separator: " → "))) \(why)"))
             }
-            stages.append(Stage(linear: linear, activation: last ? nil : (layers[1] as! Activation).function))
+            let weighted = layers.indices.filter { layers[$0] is WeightedLayer }
+            guard weighted.count == 1, let w = weighted.first, !layers.contains(where: { $0 is CompositeLayer }) else {
+                return refuse("needs exactly one weighted layer and no residual connection")
+            }
+            guard layers[..<w].allSatisfy({ $0 is Flatten }) else { return refuse("has layers before its weighted layer") }
+            if last {
+                guard w == layers.count - 1 else { return refuse("is the classifier and must end in its weighted layer") }
+                stages.append(Stage(block: block, weightIndex: w, activationIndex: nil))
+                continue
+            }
+            guard let a = layers.indices.first(where: { $0 > w && layers[$0] is Activation }),
+                  layers[(w + 1)..<a].allSatisfy({ $0 is BatchNorm }),
+                  layers[(a + 1)...].allSatisfy(SignalTap.isPooling) else {
+                return refuse("needs its activation after the weighted layer, with only BatchNorm between and pooling after")
+            }
+            stages.append(Stage(block: block, weightIndex: w, activationIndex: a))
         }
         return .success(stages)
     }
 
     public func unsupportedReason(for model: Model) -> String? {
-        if case let .failure(error) = Self.stages(of: model) { return error.description }
-        return nil
+        switch Self.stages(of: model) {
+        case let .failure(error):
+            return error.description
+        case let .success(stages):
+            if configuration.wiring == .chain && configuration.errorSynapses == .paper
+                && stages.dropFirst().contains(where: { !($0.weighted is Linear) }) {
+                return "the paper's error-synapse rule needs dense chain links; use --error-synapses track-forward or --wiring output-skip"
+            }
+            return nil
+        }
     }
 
-    /// The source layer j of each hidden layer's error (indices into the stages).
+    /// The source block j of each hidden block's error (indices into the stages).
     func sources(_ count: Int) -> [Int] {
         (0..<(count - 1)).map { configuration.wiring == .chain ? $0 + 1 : count - 1 }
     }
@@ -97,34 +128,55 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
     public func prepare(_ model: Model) {
         guard errorSynapses.isEmpty, case let .success(stages) = Self.stages(of: model) else { return }
         let sd = configuration.errorInitScale
+        let zShapes = SignalTap.hiddenShapes(of: model)
         for (layer, source) in sources(stages.count).enumerated() {
-            let shape = [stages[source].linear.outputSize, stages[layer].linear.outputSize]
+            let shape = source == layer + 1 ? stages[source].weighted.weight.value.shape : [model.classes, zShapes[layer].reduce(1, *)]
             errorSynapses.append(Parameter(name: "E_\(source + 1)_to_\(layer + 1)",
                                            value: Tensor(shape: shape).mapped { _ in sd * rng.nextNormal() }))
         }
     }
 
-    /// Everything one step computes before the updates: activities, displacements and errors.
+    /// Everything one step computes before the updates.
     struct Signals {
-        var inputs: [Tensor] = []        // z_{ℓ−1} of every stage, [N, n_{ℓ−1}]
-        var preActivations: [Tensor] = []
-        var displacements: [Tensor] = [] // d_ℓ of every hidden stage
-        var errors: [Tensor] = []        // e_ℓ of every stage; the last is e_L
+        var preActivations: [Tensor] = []   // h of every stage (the logits for the classifier)
+        var displacements: [Tensor] = []    // d_ℓ at the input of block j's weighted layer, per hidden stage (flattened for skips)
+        var errors: [Tensor] = []           // e_ℓ at z_ℓ, per sample (not divided by N); the last is e_L
         var loss = LossResult(loss: 0, gradient: Tensor(shape: [0]))
     }
 
-    func signals(_ stages: [Stage], batch: Batch) -> Signals {
-        var s = Signals()
-        var z = batch.images.reshaped([batch.count, batch.images.count / batch.count])
-        var outputs: [Tensor] = []
-        for stage in stages {
-            s.inputs.append(z)
-            let h = stage.linear.forward(z, mode: .evaluation)
-            s.preActivations.append(h)
-            z = stage.activation?.apply(h) ?? h
-            outputs.append(z)
+    /// Backward through `stage`'s layers from its pre-activation down to its weighted layer (which uses
+    /// `feedback` and is asked for its input gradient only when `propagate`), then to the block input.
+    static func backward(_ stage: Stage, _ gradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
+        var g = gradient
+        for index in stride(from: stage.preActivationIndex, through: 0, by: -1) {
+            let layer = stage.block.layers[index]
+            let next: Tensor?
+            if index == stage.weightIndex {
+                next = stage.weighted.backward(g, feedback: feedback, propagate: propagate)
+            } else {
+                next = layer.backward(g, propagate: true)
+            }
+            guard let next else { return nil }
+            g = next
         }
-        s.loss = SoftmaxCrossEntropy()(z, labels: batch.labels)
+        return g
+    }
+
+    func signals(_ stages: [Stage], batch: Batch, model: Model) -> Signals {
+        var s = Signals()
+        var input = batch.images
+        var activities: [Tensor] = []
+        for stage in stages {
+            var x = input
+            for (index, layer) in stage.block.layers.enumerated() {
+                x = layer.forward(x, mode: .training)
+                if index == stage.preActivationIndex { s.preActivations.append(x) }
+                if index == stage.activationIndex { activities.append(x) }
+            }
+            input = x
+        }
+        s.loss = SoftmaxCrossEntropy()(input, labels: batch.labels)
+        model.memoryMeter?.sample(model, inFlight: s.preActivations + activities)
         let n = Float(batch.count)
         var errors = [Tensor?](repeating: nil, count: stages.count)
         errors[stages.count - 1] = s.loss.gradient.mapped { $0 * n }     // softmax − onehot, per sample
@@ -132,33 +184,63 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         let source = sources(stages.count)
         let beta = configuration.beta
         for layer in stride(from: stages.count - 2, through: 0, by: -1) {
-            let d = BLAS.matmul(errors[source[layer]]!, errorSynapses[layer].value)
-            s.displacements[layer] = d
-            let target = stages[layer].activation!.apply(Tensor.zip(s.preActivations[layer], d) { $0 - beta * $1 })
-            errors[layer] = Tensor.zip(outputs[layer], target) { $0 - $1 }
+            let e = errors[source[layer]]!, z = activities[layer], stage = stages[layer]
+            var d: Tensor
+            if source[layer] == layer + 1 {
+                // Through the next block's weighted layer with E in place of W, then back through this block's pooling.
+                d = Self.weightInputGradient(stages[layer + 1], e, feedback: errorSynapses[layer].value)
+                s.displacements[layer] = d
+                let next = stages[layer + 1]
+                for flatten in next.block.layers[..<next.weightIndex].reversed() { d = flatten.backward(d, propagate: true)! }
+                d = Self.backward(stage.block, after: stage.activationIndex!, d)
+            } else {
+                d = BLAS.matmul(e.reshaped([e.shape[0], e.count / e.shape[0]]), errorSynapses[layer].value)
+                s.displacements[layer] = d
+                d = d.reshaped(z.shape)
+            }
+            let target = stage.function!.apply(Tensor.zip(s.preActivations[layer], d) { $0 - beta * $1 })
+            errors[layer] = Tensor.zip(z, target) { $0 - $1 }
         }
         s.errors = errors.map { $0! }
         return s
     }
 
+    /// The gradient at the input of `stage`'s weighted layer for `gradient` at its pre-activation.
+    static func weightInputGradient(_ stage: Stage, _ gradient: Tensor, feedback: Tensor) -> Tensor {
+        var g = gradient
+        for index in stride(from: stage.preActivationIndex, to: stage.weightIndex, by: -1) {
+            g = stage.block.layers[index].backward(g, propagate: true)!
+        }
+        return stage.weighted.backward(g, feedback: feedback, propagate: true)!
+    }
+
+    /// Backward through `block`'s layers after index `activation` (pooling), from the block output to z.
+    static func backward(_ block: Block, after activation: Int, _ gradient: Tensor) -> Tensor {
+        var g = gradient
+        for layer in block.layers[(activation + 1)...].reversed() { g = layer.backward(g, propagate: true)! }
+        return g
+    }
+
     public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
-        guard case let .success(stages) = Self.stages(of: model) else {
+        guard case let .success(stages) = Self.stages(of: model), unsupportedReason(for: model) == nil else {
             preconditionFailure("rec-LRA cannot train this model: \(unsupportedReason(for: model) ?? "")")
         }
         prepare(model)
-        let s = signals(stages, batch: batch)
-        model.memoryMeter?.sample(model, inFlight: s.inputs + s.preActivations + s.displacements + s.errors)
+        let s = signals(stages, batch: batch, model: model)
         let scale = 1 / Float(batch.count)
+        // ΔW = e·z_prevᵀ (the weight-gradient operator of each layer applied to e, through its BatchNorm).
         for (index, stage) in stages.enumerated() {
-            stage.linear.weight.gradient = BLAS.matmul(s.errors[index], s.inputs[index], transposeA: true).mapped { $0 * scale }
-            stage.linear.bias?.gradient = LLSHead.columnSums(s.errors[index]).mapped { $0 * scale }
+            _ = Self.backward(stage, s.errors[index].mapped { $0 * scale }, feedback: nil, propagate: false)
         }
         let gamma = configuration.gamma, source = sources(stages.count)
         for (layer, synapse) in errorSynapses.enumerated() {
+            let e = s.errors[source[layer]]
             if configuration.errorSynapses == .trackForward && source[layer] == layer + 1 {
-                synapse.gradient = stages[layer + 1].linear.weight.gradient.mapped { gamma * $0 }
+                synapse.gradient = stages[layer + 1].weighted.weight.gradient.mapped { gamma * $0 }
             } else {
-                synapse.gradient = BLAS.matmul(s.errors[source[layer]], s.displacements[layer], transposeA: true).mapped { gamma * scale * $0 }
+                let d = s.displacements[layer]
+                synapse.gradient = BLAS.matmul(e.reshaped([e.shape[0], e.count / e.shape[0]]), d.reshaped([d.shape[0], d.count / d.shape[0]]),
+                                               transposeA: true).mapped { gamma * scale * $0 }
             }
         }
         optimizer.update(model.parameters + errorSynapses)
@@ -166,12 +248,19 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
                               count: batch.count)
     }
 
-    /// Signal: d_ℓ = E e_j (n_j·n_ℓ per hidden layer). Update: the weight gradients plus one MAC per
-    /// error-synapse entry (Eq. 6's outer product or the copied forward update).
+    /// Signal: each displacement — through the next block's weighted layer with E (as many MACs as
+    /// its forward) for chain links, C·|z_ℓ| for output-skip links. Update: the weight gradients plus
+    /// one MAC per error-synapse entry.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
+        guard case let .success(stages) = Self.stages(of: model) else { return MACBreakdown(forward: model.forwardMACs, signal: 0, update: 0) }
+        let weighted = model.layerMACs.filter { $0.layer is WeightedLayer }.map(\.macs)
+        let source = sources(stages.count)
+        let signal = errorSynapses.enumerated().reduce(0) { total, item in
+            total + (source[item.offset] == item.offset + 1 ? weighted[item.offset + 1] : item.element.value.count)
+        }
         let synapses = errorSynapses.reduce(0) { $0 + $1.value.count }
-        return MACBreakdown(forward: model.forwardMACs, signal: synapses, update: model.weightGradientMACs + synapses)
+        return MACBreakdown(forward: model.forwardMACs, signal: signal, update: model.weightGradientMACs + synapses)
     }
 
     /// The error synapses and their gradients.
