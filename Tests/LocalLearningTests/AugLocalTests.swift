@@ -63,3 +63,23 @@ struct AugLocalTests {
         #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
     }
 }
+
+@Suite("Auxiliary networks in the memory meter")
+struct AuxiliaryMemoryTests {
+    @Test func theMeterSeesAuxiliaryBuffers() throws {
+        let model = try ModelSpec.build("cnn:4,M,4:fc8", inputShape: [1, 8, 8], classes: 3)
+        let meter = MemoryMeter()
+        model.memoryMeter = meter
+        var rng = SeededGenerator(seed: 1)
+        let batch = Batch(images: Tensor.uniform([16, 1, 8, 8], bound: 1, using: &rng), labels: (0..<16).map { Int32($0 % 3) })
+        let dgl = DGL()
+        _ = dgl.step(model: model, batch: batch, optimizer: SGD(learningRate: 0.01))
+        // The first head's buffers (its 1×1 convolutions' im2col and scratch, BatchNorms, activations) are counted:
+        // more than the model's first block alone holds.
+        let withHeads = meter.peakActivationBytes
+        let plain = MemoryMeter()
+        model.memoryMeter = plain
+        _ = LLS().step(model: model, batch: batch, optimizer: SGD(learningRate: 0.01))
+        #expect(withHeads > plain.peakActivationBytes, "DGL \(withHeads) vs LLS \(plain.peakActivationBytes)")
+    }
+}

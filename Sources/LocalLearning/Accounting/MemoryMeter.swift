@@ -10,10 +10,12 @@ public final class MemoryMeter {
 
     public init() {}
 
-    public func sample(_ model: Model, inFlight: [Tensor] = []) {
+    /// `extraLayers`: layers outside the model that hold buffers now (auxiliary networks).
+    public func sample(_ model: Model, extraLayers: [Layer] = [], inFlight: [Tensor] = []) {
         var seen = Set<UInt>()
         var total = 0
-        for buffer in model.layers.flatMap(\.heldBuffers) + inFlight.compactMap(\.heldBuffer) where seen.insert(buffer.address).inserted {
+        let layers = model.layers + extraLayers.flatMap(\.leaves)
+        for buffer in layers.flatMap(\.heldBuffers) + inFlight.compactMap(\.heldBuffer) where seen.insert(buffer.address).inserted {
             total += buffer.bytes
         }
         peakActivationBytes = max(peakActivationBytes, total)

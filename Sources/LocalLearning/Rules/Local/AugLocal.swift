@@ -95,7 +95,7 @@ public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, Auxilia
         prepare(model)
         return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: true,
                                   globalTail: depth + 1) { index, activation in
-            (auxiliaries[index].lossAndGradient(activation, labels: batch.labels), auxiliaries[index].parameters)
+            (auxiliaries[index].lossAndGradient(activation, labels: batch.labels, model: model), auxiliaries[index].parameters)
         }
     }
 

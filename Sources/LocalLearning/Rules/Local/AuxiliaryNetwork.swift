@@ -12,11 +12,13 @@ public final class AuxiliaryNetwork {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
     /// Cross-entropy of the network's logits on `activation` and ∂loss/∂activation; writes the
-    /// network's own parameter gradients.
-    public func lossAndGradient(_ activation: Tensor, labels: [Int32]) -> LossResult {
+    /// network's own parameter gradients. `model`'s memory meter, if any, sees the network's buffers
+    /// (with the model's) at their peak, before they are freed.
+    public func lossAndGradient(_ activation: Tensor, labels: [Int32], model: Model? = nil) -> LossResult {
         let logits = layers.reduce(activation) { $1.forward($0, mode: .training) }
         let loss = SoftmaxCrossEntropy()(logits, labels: labels)
         let gradient = Residual.chain(layers, loss.gradient, propagate: true) { $0.backward($1, propagate: $2) }!
+        if let model { model.memoryMeter?.sample(model, extraLayers: layers, inFlight: [activation, logits, gradient]) }
         layers.forEach { $0.releaseHeld() }
         return LossResult(loss: loss.loss, gradient: gradient)
     }

@@ -53,7 +53,7 @@ public final class DGL: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNet
     public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
         prepare(model)
         return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: true) { index, activation in
-            (heads[index].lossAndGradient(activation, labels: batch.labels), heads[index].parameters)
+            (heads[index].lossAndGradient(activation, labels: batch.labels, model: model), heads[index].parameters)
         }
     }
 
