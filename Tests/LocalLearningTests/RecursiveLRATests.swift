@@ -108,14 +108,37 @@ struct RecursiveLRATests {
     }
 
     @Test func modelsItCannotTrainAreNamed() throws {
-        let resnet = try ModelSpec.build("resnet:1", inputShape: [1, 8, 8], classes: 3)
-        #expect(RecursiveLRA().unsupportedReason(for: resnet)?.contains("block res1") == true)
+        let dense = try ModelSpec.build("mlp:6-5-3:tanh:dropout0.2", inputShape: [6], classes: 3)
+        #expect(RecursiveLRA().unsupportedReason(for: dense)?.contains("block fc1") == true)
         let mlp = try ModelSpec.build("mlp:6-5-3:tanh", inputShape: [6], classes: 3)
         #expect(RecursiveLRA().unsupportedReason(for: mlp) == nil)
         let cnn = try ModelSpec.build("cnn:4,M,6:fc8", inputShape: [1, 8, 8], classes: 3)
         #expect(RecursiveLRA().unsupportedReason(for: cnn) == nil)
         #expect(RecursiveLRA(.init(errorSynapses: .paper)).unsupportedReason(for: cnn)?.contains("dense chain links") == true)
         #expect(RecursiveLRA(.init(errorSynapses: .paper, wiring: .outputSkip)).unsupportedReason(for: cnn) == nil)
+    }
+
+    @Test(arguments: [RecursiveLRA.Wiring.outputSkip, .chain])
+    func residualMLPsTrainWithSkipErrorsToTheBlockOutputs(wiring: RecursiveLRA.Wiring) throws {
+        let data = TrainingTests.blobs(count: 240, seed: 1)
+        let model = try ModelSpec.build("mlp:16-12x5-3:tanh:res", inputShape: data.sampleShape, classes: 3, seed: 2)
+        #expect(model.blocks.map(\.name) == ["fc1", "res2", "res4", "classifier"])
+        let rule = RecursiveLRA(.init(errorSynapses: .paper, wiring: wiring, errorInitScale: 1))
+        #expect(rule.unsupportedReason(for: model) == nil)
+        rule.prepare(model)
+        let stages = try RecursiveLRA.stages(of: model).get()
+        // Residual outputs, and the block before one, take the output's error.
+        #expect(rule.sources(stages) == [3, 3, 3])
+        #expect(rule.innerSynapses.keys.sorted() == [1, 2] && rule.innerSynapses[1]!.value.shape == [12, 12])
+        let inner = (model.blocks[1].layers[0] as! Residual).body[0] as! Linear
+        let before = inner.weight.value
+        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
+                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 5)
+        let reports = try trainer.run()
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
+        #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
+        #expect(inner.weight.value != before, "the layer inside the residual block learned")
     }
 
     @Test(arguments: ["cnn:4,M,6:fc8", "cnn:4,M,6:fc8:pconv"])

@@ -2,7 +2,9 @@
 ///
 /// - `mlp:784-256x5-10:tanh` — layer sizes (`WxN` repeats a width N times), then options:
 ///   an activation (`ActivationFunction.names`), `bn` (BatchNorm after each hidden linear layer),
-///   `dropout0.2` (dropout after each hidden activation).
+///   `dropout0.2` (dropout after each hidden activation), `res` (after the first hidden layer,
+///   pairs of hidden layers become residual blocks φ(W₂φ(W₁x) + x), gap 2: `mlp:784-256x8-10:tanh:res`
+///   is fc1, three residual blocks and fc8).
 /// - `cnn:64,M,128,M,256,256,M,512,M` — VGG-style: a number is a conv3×3(pad 1)→BatchNorm→activation
 ///   block of that width, `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
 ///   an activation (default leakyrelu), `fc512` (a hidden linear→BN→activation block; repeatable),
@@ -63,6 +65,8 @@ public enum ModelSpec {
         var hiddenFC: [Int] = []
         /// Noise maps per input channel when every convolution but the first is a perturbative layer (0: plain convolutions).
         var perturbativeMasks = 0
+        /// MLP: pairs of hidden layers after the first become residual blocks (gap 2).
+        var residual = false
     }
 
     static func parseOptions(_ spec: String, _ tokens: [String], defaultActivation: ActivationFunction,
@@ -72,6 +76,8 @@ public enum ModelSpec {
             let t = token.lowercased()
             if let act = ActivationFunction(name: t) {
                 options.activation = act
+            } else if !allowFC, t == "res" {
+                options.residual = true
             } else if t == "bn" {
                 options.batchNorm = true
             } else if t == "nobn" {
@@ -83,7 +89,7 @@ public enum ModelSpec {
             } else if allowFC, t.hasPrefix("pconv"), let masks = t == "pconv" ? 1 : Int(t.dropFirst(5)), masks > 0 {
                 options.perturbativeMasks = masks
             } else {
-                throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN, pconv[N]" : "")")
+                throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN, pconv[N]" : ", res")")
             }
         }
         return options
@@ -112,7 +118,19 @@ public enum ModelSpec {
         }
         let options = try parseOptions(spec, tokens, defaultActivation: .tanh, defaultBatchNorm: false, allowFC: false)
         var blocks: [Block] = []
-        for i in 0..<(widths.count - 1) {
+        var i = 0
+        while i < widths.count - 1 {
+            defer { i += 1 }
+            // With `res`, hidden layers i+1 and i+2 (after the first) form a residual block when its input and output widths match.
+            if options.residual, i > 0, i + 2 < widths.count - 1, widths[i] == widths[i + 2] {
+                var body: [Layer] = [Linear(widths[i], widths[i + 1], initializer: initializer, rng: &rng)]
+                if options.batchNorm { body.append(BatchNorm(channels: widths[i + 1])) }
+                body += [Activation(options.activation), Linear(widths[i + 1], widths[i + 2], initializer: initializer, rng: &rng)]
+                if options.batchNorm { body.append(BatchNorm(channels: widths[i + 2])) }
+                blocks.append(Block(name: "res\(i + 1)", layers: [Residual(body: body), Activation(options.activation)]))
+                i += 1
+                continue
+            }
             var layers: [Layer] = i == 0 ? [Flatten()] : []
             layers.append(Linear(widths[i], widths[i + 1], initializer: initializer, rng: &rng))
             if i < widths.count - 2 {

@@ -58,6 +58,8 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         let weightIndex: Int
         /// Index of the activation φ (nil for the classifier).
         let activationIndex: Int?
+        /// For a residual block [Residual, φ, pooling…]: its parts (then `weightIndex` is the Residual's).
+        var residual: ResidualParts? = nil
 
         var weighted: WeightedLayer { block.layers[weightIndex] as! WeightedLayer }
         var function: ActivationFunction? { activationIndex.map { (block.layers[$0] as! Activation).function } }
@@ -65,8 +67,31 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         var preActivationIndex: Int { (activationIndex ?? block.layers.count) - 1 }
     }
 
+    /// A residual block's body [W₁ BatchNorm* φ₁ W₂ BatchNorm*] and shortcut, by index into `body`.
+    struct ResidualParts {
+        let unit: Residual
+        let innerActivation: Int
+        let outerWeight: Int
+        var body: [Layer] { unit.body }
+        var outer: WeightedLayer { body[outerWeight] as! WeightedLayer }
+        var innerFunction: ActivationFunction { (body[innerActivation] as! Activation).function }
+
+        init?(_ unit: Residual) {
+            let body = unit.body
+            guard body.first is WeightedLayer, let a = body.firstIndex(where: { $0 is Activation }),
+                  body[1..<a].allSatisfy({ $0 is BatchNorm }), a + 1 < body.count, body[a + 1] is WeightedLayer,
+                  body[(a + 2)...].allSatisfy({ $0 is BatchNorm }),
+                  unit.shortcut.isEmpty || (unit.shortcut.first is WeightedLayer && unit.shortcut.dropFirst().allSatisfy({ $0 is BatchNorm })) else {
+                return nil
+            }
+            (self.unit, innerActivation, outerWeight) = (unit, a, a + 1)
+        }
+    }
+
     public let configuration: Configuration
     private var rng: SeededGenerator
+    /// For each residual block: the error synapse carrying its output error to its inner layer (W₂'s shape).
+    public private(set) var innerSynapses: [Int: Parameter] = [:]
     /// E_{j→ℓ} for each hidden block ℓ: the shape of block j's weight (chain), or [classes, size of z_ℓ] (output-skip).
     public private(set) var errorSynapses: [Parameter] = []
 
@@ -85,6 +110,15 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
             func refuse(_ why: String) -> Result<[Stage], RuleError> {
                 .failure(RuleError("rec-LRA trains blocks of [Flatten] Linear/Conv2D/Perturbative [BatchNorm] activation [pooling] "
                                    + "and a linear classifier; block \(block.name) (\(layers.map(\.summary).joined(separator: " → "))) \(why)"))
+            }
+            if let unit = layers.first as? Residual, !last {
+                guard let parts = ResidualParts(unit), layers.count >= 2, layers[1] is Activation,
+                      layers[2...].allSatisfy(SignalTap.isPooling) else {
+                    return refuse("is a residual block rec-LRA cannot read: it needs a body W BatchNorm* φ W BatchNorm*, "
+                                  + "an identity or W BatchNorm* shortcut, and φ after the sum")
+                }
+                stages.append(Stage(block: block, weightIndex: 0, activationIndex: 1, residual: parts))
+                continue
             }
             let weighted = layers.indices.filter { layers[$0] is WeightedLayer }
             guard weighted.count == 1, let w = weighted.first, !layers.contains(where: { $0 is CompositeLayer }) else {
@@ -112,27 +146,41 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
             return error.description
         case let .success(stages):
             if configuration.wiring == .chain && configuration.errorSynapses == .paper
-                && stages.dropFirst().contains(where: { !($0.weighted is Linear) }) {
+                && zip(stages, sources(stages)).enumerated().contains(where: { index, pair in
+                    pair.1 == index + 1 && !(stages[pair.1].weighted is Linear) }) {
                 return "the paper's error-synapse rule needs dense chain links; use --error-synapses track-forward or --wiring output-skip"
             }
             return nil
         }
     }
 
-    /// The source block j of each hidden block's error (indices into the stages).
-    func sources(_ count: Int) -> [Int] {
-        (0..<(count - 1)).map { configuration.wiring == .chain ? $0 + 1 : count - 1 }
+    /// The source block j of each hidden block's error (indices into the stages): the next block with
+    /// chain wiring, the output with output-skip wiring — and always the output for residual blocks and
+    /// for the block before one (skip-error wiring: residual-block outputs learn from the output error).
+    func sources(_ stages: [Stage]) -> [Int] {
+        let last = stages.count - 1
+        return (0..<last).map { ℓ in
+            configuration.wiring == .chain && stages[ℓ].residual == nil && stages[ℓ + 1].residual == nil ? ℓ + 1 : last
+        }
     }
+
+    /// Every error synapse: the block-to-block ones, then the residual blocks' inner ones in block order.
+    var allSynapses: [Parameter] { errorSynapses + innerSynapses.keys.sorted().map { innerSynapses[$0]! } }
 
     /// Draws the error synapses (once).
     public func prepare(_ model: Model) {
         guard errorSynapses.isEmpty, case let .success(stages) = Self.stages(of: model) else { return }
         let sd = configuration.errorInitScale
         let zShapes = SignalTap.hiddenShapes(of: model)
-        for (layer, source) in sources(stages.count).enumerated() {
+        for (layer, source) in sources(stages).enumerated() {
             let shape = source == layer + 1 ? stages[source].weighted.weight.value.shape : [model.classes, zShapes[layer].reduce(1, *)]
             errorSynapses.append(Parameter(name: "E_\(source + 1)_to_\(layer + 1)",
                                            value: Tensor(shape: shape).mapped { _ in sd * rng.nextNormal() }))
+        }
+        for (layer, stage) in stages.enumerated() {
+            guard let parts = stage.residual else { continue }
+            innerSynapses[layer] = Parameter(name: "E_\(layer + 1)_to_\(layer + 1)_inner",
+                                             value: Tensor(shape: parts.outer.weight.value.shape).mapped { _ in sd * rng.nextNormal() })
         }
     }
 
@@ -142,6 +190,35 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         var displacements: [Tensor] = []    // d_ℓ at the input of block j's weighted layer, per hidden stage (flattened for skips)
         var errors: [Tensor] = []           // e_ℓ at z_ℓ, per sample (not divided by N); the last is e_L
         var loss = LossResult(loss: 0, gradient: Tensor(shape: [0]))
+        /// Per residual block: its inner pre-activation, displacement (at W₂'s input) and error.
+        var innerPreActivations: [Int: Tensor] = [:]
+        var innerDisplacements: [Int: Tensor] = [:]
+        var innerErrors: [Int: Tensor] = [:]
+    }
+
+    /// Runs a residual block's body and shortcut by hand (training mode) to keep the inner
+    /// pre-activation and activity; returns (h_inner, z_inner, the sum).
+    static func forward(_ parts: ResidualParts, _ x: Tensor) -> (Tensor, Tensor, Tensor) {
+        var a = x
+        for layer in parts.body[..<parts.innerActivation] { a = layer.forward(a, mode: .training) }
+        let h = a
+        let z = parts.body[parts.innerActivation].forward(h, mode: .training)
+        let u = parts.body[parts.outerWeight...].reduce(z) { $1.forward($0, mode: .training) }
+        let skip = parts.unit.shortcut.reduce(x) { $1.forward($0, mode: .training) }
+        return (h, z, Tensor.zip(u, skip, +))
+    }
+
+    /// Backward through `layers` (last to first); the first weighted one uses `feedback` and returns its
+    /// input gradient only when `propagate`; returns the gradient where the walk stopped.
+    static func backward(_ layers: ArraySlice<Layer>, _ gradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
+        var g = gradient
+        for layer in layers.reversed() {
+            if let weighted = layer as? WeightedLayer {
+                return weighted.backward(g, feedback: feedback, propagate: propagate)
+            }
+            g = layer.backward(g, propagate: true)!
+        }
+        return g
     }
 
     /// Backward through `stage`'s layers from its pre-activation down to its weighted layer (which uses
@@ -166,10 +243,16 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         var s = Signals()
         var input = batch.images
         var activities: [Tensor] = []
-        for stage in stages {
+        for (number, stage) in stages.enumerated() {
             var x = input
             for (index, layer) in stage.block.layers.enumerated() {
-                x = layer.forward(x, mode: .training)
+                if index == 0, let parts = stage.residual {
+                    let (h, _, sum) = Self.forward(parts, x)
+                    s.innerPreActivations[number] = h
+                    x = sum
+                } else {
+                    x = layer.forward(x, mode: .training)
+                }
                 if index == stage.preActivationIndex { s.preActivations.append(x) }
                 if index == stage.activationIndex { activities.append(x) }
             }
@@ -181,7 +264,7 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         var errors = [Tensor?](repeating: nil, count: stages.count)
         errors[stages.count - 1] = s.loss.gradient.mapped { $0 * n }     // softmax − onehot, per sample
         s.displacements = [Tensor](repeating: Tensor(shape: [0]), count: stages.count - 1)
-        let source = sources(stages.count)
+        let source = sources(stages)
         let beta = configuration.beta
         for layer in stride(from: stages.count - 2, through: 0, by: -1) {
             let e = errors[source[layer]]!, z = activities[layer], stage = stages[layer]
@@ -200,6 +283,15 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
             }
             let target = stage.function!.apply(Tensor.zip(s.preActivations[layer], d) { $0 - beta * $1 })
             errors[layer] = Tensor.zip(z, target) { $0 - $1 }
+            if let parts = stage.residual {
+                // Inside the block: the output error through W₂ with the inner synapse in its place.
+                let dInner = Self.backward(parts.body[parts.outerWeight...], errors[layer]!, feedback: innerSynapses[layer]!.value, propagate: true)!
+                let h = s.innerPreActivations[layer]!
+                let zInner = parts.innerFunction.apply(h)
+                let yInner = parts.innerFunction.apply(Tensor.zip(h, dInner) { $0 - beta * $1 })
+                s.innerDisplacements[layer] = dInner
+                s.innerErrors[layer] = Tensor.zip(zInner, yInner) { $0 - $1 }
+            }
         }
         s.errors = errors.map { $0! }
         return s
@@ -230,9 +322,26 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         let scale = 1 / Float(batch.count)
         // ΔW = e·z_prevᵀ (the weight-gradient operator of each layer applied to e, through its BatchNorm).
         for (index, stage) in stages.enumerated() {
-            _ = Self.backward(stage, s.errors[index].mapped { $0 * scale }, feedback: nil, propagate: false)
+            let e = s.errors[index].mapped { $0 * scale }
+            if let parts = stage.residual {
+                _ = Self.backward(parts.body[parts.outerWeight...], e, feedback: nil, propagate: false)
+                _ = Self.backward(parts.unit.shortcut[...], e, feedback: nil, propagate: false)
+                _ = Self.backward(parts.body[..<parts.innerActivation], s.innerErrors[index]!.mapped { $0 * scale }, feedback: nil, propagate: false)
+            } else {
+                _ = Self.backward(stage, e, feedback: nil, propagate: false)
+            }
         }
-        let gamma = configuration.gamma, source = sources(stages.count)
+        let gamma = configuration.gamma, source = sources(stages)
+        for (layer, synapse) in innerSynapses {
+            let parts = stages[layer].residual!
+            if configuration.errorSynapses == .trackForward {
+                synapse.gradient = parts.outer.weight.gradient.mapped { gamma * $0 }
+            } else {
+                let (e, d) = (s.errors[layer], s.innerDisplacements[layer]!)
+                synapse.gradient = BLAS.matmul(e.reshaped([e.shape[0], e.count / e.shape[0]]), d.reshaped([d.shape[0], d.count / d.shape[0]]),
+                                               transposeA: true).mapped { gamma * scale * $0 }
+            }
+        }
         for (layer, synapse) in errorSynapses.enumerated() {
             let e = s.errors[source[layer]]
             if configuration.errorSynapses == .trackForward && source[layer] == layer + 1 {
@@ -243,7 +352,7 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
                                                transposeA: true).mapped { gamma * scale * $0 }
             }
         }
-        optimizer.update(model.parameters + errorSynapses)
+        optimizer.update(model.parameters + allSynapses)
         return StepStatistics(loss: s.loss.loss, correct: SoftmaxCrossEntropy.correctCount(s.preActivations.last!, labels: batch.labels),
                               count: batch.count)
     }
@@ -255,18 +364,20 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
         prepare(model)
         guard case let .success(stages) = Self.stages(of: model) else { return MACBreakdown(forward: model.forwardMACs, signal: 0, update: 0) }
         let weighted = model.layerMACs.filter { $0.layer is WeightedLayer }.map(\.macs)
-        let source = sources(stages.count)
+        let source = sources(stages)
         let signal = errorSynapses.enumerated().reduce(0) { total, item in
             total + (source[item.offset] == item.offset + 1 ? weighted[item.offset + 1] : item.element.value.count)
+        } + innerSynapses.keys.reduce(0) { total, layer in
+            total + stages[layer].residual!.outer.weight.value.count * (model.blockOutputShapes[layer].dropFirst().reduce(1, *))
         }
-        let synapses = errorSynapses.reduce(0) { $0 + $1.value.count }
+        let synapses = allSynapses.reduce(0) { $0 + $1.value.count }
         return MACBreakdown(forward: model.forwardMACs, signal: signal, update: model.weightGradientMACs + synapses)
     }
 
     /// The error synapses and their gradients.
     public func stateBytes(_ model: Model) -> Int {
         prepare(model)
-        return errorSynapses.reduce(0) { $0 + 2 * $1.value.count * MemoryLayout<Float>.stride }
+        return allSynapses.reduce(0) { $0 + 2 * $1.value.count * MemoryLayout<Float>.stride }
     }
 }
 
@@ -280,7 +391,7 @@ extension RecursiveLRA: RuleCheckpointing {
     /// The error synapses, `E_<j>_to_<l>` (layers counted from 1).
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
         prepare(model)
-        return errorSynapses.map { ($0.name, $0) }
+        return allSynapses.map { ($0.name, $0) }
     }
 
     public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { [:] }
