@@ -56,6 +56,16 @@ struct CompareTests {
         #expect(html.contains("colspan") && html.contains("no hidden &lt;block&gt;"))
     }
 
+    @Test func everyLineOfAManyRuleChartLooksDifferent() {
+        let series = (0..<16).map { ("rule\($0)", [Double?](arrayLiteral: 1, 2)) }
+        let svg = SVGChart.lines(title: "t", series: series, xLabel: "x", yLabel: "y")
+        let styles = svg.split(separator: "\n").filter { $0.hasPrefix("<polyline") }.map { line -> String in
+            let colour = line.components(separatedBy: "stroke=\"")[1].prefix(7)
+            return colour + (line.contains("dasharray") ? " dashed" : "")
+        }
+        #expect(styles.count == 16 && Set(styles).count == 16, "\(styles)")
+    }
+
     @Test func ticksAreRoundAndCoverTheRange() {
         #expect(SVGChart.ticks(0, 100) == [0, 20, 40, 60, 80, 100])
         #expect(SVGChart.ticks(87.3, 91.2).allSatisfy { $0 >= 87.3 && $0 <= 91.2 })

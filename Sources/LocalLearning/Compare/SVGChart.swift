@@ -4,7 +4,10 @@ import Foundation
 public enum SVGChart {
     /// A colour per series, distinguishable and legible on white.
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                          "#7f7f7f", "#bcbd22"]
+                          "#7f7f7f", "#bcbd22", "#393b79", "#e7969c", "#637939", "#ad494a"]
+
+    /// Series beyond the palette repeat its colours dashed, so no two lines look alike.
+    static func dash(_ index: Int) -> String { index >= palette.count ? " stroke-dasharray=\"7 4\"" : "" }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -62,10 +65,10 @@ public enum SVGChart {
             for run in runs where !run.isEmpty {
                 svg += run.count == 1
                     ? "<circle cx=\"\(run[0].split(separator: ",")[0])\" cy=\"\(run[0].split(separator: ",")[1])\" r=\"3\" fill=\"\(colour)\"/>\n"
-                    : "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(run.joined(separator: " "))\"/>\n"
+                    : "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash(index)) points=\"\(run.joined(separator: " "))\"/>\n"
             }
             let ly = top + 14 + Double(index) * 18
-            svg += "<line x1=\"\(format(left + plotW + 12))\" x2=\"\(format(left + plotW + 32))\" y1=\"\(format(ly - 4))\" y2=\"\(format(ly - 4))\" stroke=\"\(colour)\" stroke-width=\"3\"/>"
+            svg += "<line x1=\"\(format(left + plotW + 12))\" x2=\"\(format(left + plotW + 32))\" y1=\"\(format(ly - 4))\" y2=\"\(format(ly - 4))\" stroke=\"\(colour)\" stroke-width=\"3\"\(dash(index))/>"
             svg += "<text x=\"\(format(left + plotW + 38))\" y=\"\(format(ly))\" font-size=\"12\">\(escape(s.name))</text>\n"
         }
         return svg + "</svg>\n"
