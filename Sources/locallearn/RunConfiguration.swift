@@ -33,4 +33,6 @@ struct RunConfiguration: Codable {
     var onNaN: String?
     var auxDepth: Int?
     var pyramid: Float?
+    var stages: Int?
+    var stageBoundaries: String?
 }

@@ -20,5 +20,6 @@ extension TrainCommand {
         (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
         onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
+        (stages, stageBoundaries) = (c.stages ?? 1, c.stageBoundaries)
     }
 }

@@ -128,6 +128,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AugLocal: pyramid coefficient τ (auxiliary depth falls linearly from d to d(1−τ)+τ).")
     var pyramid: Float = 0.5
 
+    @Option(help: "Pipeline the local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal) over this many stages, one thread each, balanced by MACs; each stage runs BLAS on one thread.")
+    var stages = 1
+
+    @Option(help: "With --stages: the units where stages 2, 3, … begin, e.g. 2,4 (instead of balancing by MACs).")
+    var stageBoundaries: String?
+
     @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
     var onNaN = NonFinitePolicy.stop.rawValue
 
@@ -159,6 +165,15 @@ struct TrainCommand: ParsableCommand {
         }
         guard NonFinitePolicy(rawValue: onNaN) != nil else { throw ValidationError("unknown --on-nan '\(onNaN)'; expected stop or skip-batch") }
         guard auxDepth >= 1, pyramid >= 0, pyramid <= 1 else { throw ValidationError("--aux-depth must be ≥ 1 and --pyramid in [0, 1]") }
+        guard stages >= 1 else { throw ValidationError("--stages must be at least 1, got \(stages)") }
+        if let stageBoundaries {
+            guard let bounds = Self.parseBoundaries(stageBoundaries) else {
+                throw ValidationError("--stage-boundaries must be comma-separated unit indices such as 2,4, got '\(stageBoundaries)'")
+            }
+            guard bounds.count == stages - 1 else {
+                throw ValidationError("--stage-boundaries names \(bounds.count) boundaries; --stages \(stages) needs \(stages - 1)")
+            }
+        }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
@@ -204,7 +219,8 @@ struct TrainCommand: ParsableCommand {
                          trainLimit: trainLimit, initializer: initializer, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
-                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid)
+                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid,
+                         stages: stages, stageBoundaries: stageBoundaries)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
@@ -241,7 +257,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func execute(resuming checkpoint: (file: Safetensors.File, path: String)?) throws {
-        Runtime.configure(threads: threads)
+        // Pipeline stages call BLAS concurrently: one BLAS thread each.
+        Runtime.configure(threads: stages > 1 ? 1 : threads)
         let splits: DatasetSplits
         do {
             splits = try DatasetName(rawValue: dataset)!.load(directory: dataDir)
@@ -279,10 +296,17 @@ struct TrainCommand: ParsableCommand {
         let trainer = Trainer(model: network, rule: learningRule, optimizer: opt, schedule: lrSchedule,
                               trainLoader: loader, testSet: test, epochs: epochs)
         trainer.onNonFiniteLoss = NonFinitePolicy(rawValue: onNaN)!
+        let plan = try pipelinePlan(rule: learningRule, model: network)
+        trainer.pipeline = plan
+        trainer.stopRequested = { Runtime.interruptRequested }
 
         print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
+        if let plan {
+            print("pipeline: \(plan.count) stages on \(plan.count) threads, 1 BLAS thread each (\(plan))"
+                  + (threads != 1 ? "; --threads \(threads) ignored" : ""))
+        }
         if showModel { print(network.summary) }
         let runLog = try log.map { try RunLog(path: $0) }
         try runLog?.write(type: "config", runConfiguration)
@@ -352,11 +376,15 @@ struct TrainCommand: ParsableCommand {
             print("resume with: locallearn train --resume \(interrupted.directory)")
             throw ExitCode(130)
         }
-        let memory = MemoryReport(meter: meter, model: network, optimizer: opt, rule: learningRule)
-        print("peak training memory (engine): \(Self.mebibytes(memory.totalBytes)) = activations \(Self.mebibytes(memory.peakActivationBytes))"
-              + " + parameters \(Self.mebibytes(memory.parameterBytes)) + gradients \(Self.mebibytes(memory.gradientBytes))"
-              + " + optimizer \(Self.mebibytes(memory.optimizerBytes)) + rule state \(Self.mebibytes(memory.ruleStateBytes))")
-        try runLog?.write(type: "memory", memory)
+        if plan == nil {
+            let memory = MemoryReport(meter: meter, model: network, optimizer: opt, rule: learningRule)
+            print("peak training memory (engine): \(Self.mebibytes(memory.totalBytes)) = activations \(Self.mebibytes(memory.peakActivationBytes))"
+                  + " + parameters \(Self.mebibytes(memory.parameterBytes)) + gradients \(Self.mebibytes(memory.gradientBytes))"
+                  + " + optimizer \(Self.mebibytes(memory.optimizerBytes)) + rule state \(Self.mebibytes(memory.ruleStateBytes))")
+            try runLog?.write(type: "memory", memory)
+        } else {
+            print("peak training memory (engine): not measured with --stages > 1 (stages run concurrently); peak RSS below")
+        }
         let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
         let last = reports.last!
         print(String(format: "done: final test accuracy %.2f%%, best %.2f%% (epoch %d), %.1f s, peak RSS %.0f MiB",

@@ -57,7 +57,7 @@ final class GradientRecorder: Optimizer {
     var stateBytes: Int { 0 }
     private var gradients: [ObjectIdentifier: Tensor] = [:]
 
-    func update(_ parameters: [Parameter]) {
+    func update(_ parameters: [Parameter], learningRate: Float) {
         for p in parameters { gradients[ObjectIdentifier(p)] = p.gradient }
     }
 

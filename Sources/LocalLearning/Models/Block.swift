@@ -38,5 +38,13 @@ public final class Block {
         return gradient
     }
 
+    /// False when a parameter or BatchNorm statistic holds NaN or ±Inf (a vectorised sum per tensor:
+    /// NaN and ±Inf survive it).
+    public var hasFiniteWeights: Bool {
+        func finite(_ t: Tensor) -> Bool { t.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count).isFinite } }
+        return parameters.allSatisfy { finite($0.value) }
+            && layers.flatMap(\.leaves).allSatisfy { ($0 as? BatchNorm).map { finite($0.runningStatistics.mean) && finite($0.runningStatistics.variance) } ?? true }
+    }
+
     public var summary: String { "\(name): " + layers.map(\.summary).joined(separator: " → ") }
 }

@@ -73,15 +73,8 @@ public final class Model {
         }
     }
 
-    /// The first block with a NaN or infinite parameter or BatchNorm statistic (a vectorised sum per
-    /// tensor: NaN and ±Inf survive it), or nil.
-    public var firstBlockWithNonFiniteWeights: Block? {
-        func finite(_ t: Tensor) -> Bool { t.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: $0.count).isFinite } }
-        return blocks.first { block in
-            block.parameters.contains { !finite($0.value) }
-                || block.layers.flatMap(\.leaves).contains { ($0 as? BatchNorm).map { !finite($0.runningStatistics.mean) || !finite($0.runningStatistics.variance) } ?? false }
-        }
-    }
+    /// The first block with a NaN or infinite parameter or BatchNorm statistic, or nil.
+    public var firstBlockWithNonFiniteWeights: Block? { blocks.first { !$0.hasFiniteWeights } }
 
     /// The weighted layers (Linear, Conv2D) in forward order.
     public var weightedLayers: [WeightedLayer] { layers.compactMap { $0 as? WeightedLayer } }

@@ -20,7 +20,7 @@ public final class Adamax: Optimizer, HasOptimizerSlots {
         self.weightDecay = weightDecay
     }
 
-    public func update(_ parameters: [Parameter]) {
+    public func update(_ parameters: [Parameter], learningRate: Float) {
         let (lr, b1, b2, eps, wd) = (learningRate, beta1, beta2, epsilon, weightDecay)
         for parameter in parameters {
             let slot = slots.slot(for: parameter)

@@ -1,10 +1,19 @@
+import Foundation
+
 /// Updates parameters from the gradients a learning rule wrote into them.
 public protocol Optimizer: AnyObject {
     /// The step size of the next update; a schedule sets it before each step.
     var learningRate: Float { get set }
-    func update(_ parameters: [Parameter])
+    /// Updates `parameters` with step size `learningRate` (the stored rate is not used or changed).
+    /// Calls for disjoint parameter lists may run on different threads at once.
+    func update(_ parameters: [Parameter], learningRate: Float)
     /// Bytes of per-parameter state (moments) held now.
     var stateBytes: Int { get }
+}
+
+extension Optimizer {
+    /// Updates `parameters` with the stored `learningRate`.
+    public func update(_ parameters: [Parameter]) { update(parameters, learningRate: learningRate) }
 }
 
 /// Per-parameter state of an optimizer, created on first use and keyed by the parameter's identity.
@@ -20,6 +29,8 @@ final class OptimizerSlots {
     }
 
     private var slots: [ObjectIdentifier: Slot] = [:]
+    /// Guards `slots`: pipeline stages update disjoint parameters concurrently, but share the table.
+    private let lock = NSLock()
     /// How many moment buffers each slot holds (SGD without momentum: none).
     let moments: Int
 
@@ -28,12 +39,14 @@ final class OptimizerSlots {
         self.moments = moments
     }
 
-    var bytes: Int { slots.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.stride } }
+    var bytes: Int { lock.withLock { slots.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.stride } } }
 
     /// The slot of `parameter` if it has one (no slot is created).
-    func existingSlot(for parameter: Parameter) -> Slot? { slots[ObjectIdentifier(parameter)] }
+    func existingSlot(for parameter: Parameter) -> Slot? { lock.withLock { slots[ObjectIdentifier(parameter)] } }
 
     func slot(for parameter: Parameter) -> Slot {
+        lock.lock()
+        defer { lock.unlock() }
         let key = ObjectIdentifier(parameter)
         if let slot = slots[key] { return slot }
         let slot = Slot(first: moments >= 1 ? parameter.value.count : 0, second: moments >= 2 ? parameter.value.count : 0)

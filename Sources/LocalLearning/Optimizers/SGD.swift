@@ -20,7 +20,7 @@ public final class SGD: Optimizer, HasOptimizerSlots {
         slots = OptimizerSlots(moments: momentum > 0 ? 1 : 0)
     }
 
-    public func update(_ parameters: [Parameter]) {
+    public func update(_ parameters: [Parameter], learningRate: Float) {
         let (lr, mu, wd) = (learningRate, momentum, weightDecay)
         for parameter in parameters {
             let slot = slots.slot(for: parameter)

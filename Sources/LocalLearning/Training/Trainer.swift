@@ -63,6 +63,12 @@ public final class Trainer {
     /// What a NaN/Inf loss does; skipped batches are counted in `skippedBatches`.
     public var onNonFiniteLoss: NonFinitePolicy = .stop
     public private(set) var skippedBatches = 0
+    /// Run the rule's units as a pipeline of threads with this plan (`PipelinedTraining`); needs a
+    /// `UnitLocalRule` and `onNonFiniteLoss == .stop`.
+    public var pipeline: StagePlan?
+    /// Asked after each batch a pipeline is handed: true stops handing it batches, lets it drain and
+    /// calls `stepDone` with the position reached (so an interruption can save a checkpoint).
+    public var stopRequested: () -> Bool = { false }
 
     public init(model: Model, rule: LearningRule, optimizer: Optimizer, schedule: LearningRateSchedule,
                 trainLoader: DataLoader, testSet: Dataset, epochs: Int) {
@@ -85,6 +91,9 @@ public final class Trainer {
                     progress: (Int, Int, Int, StepStatistics) -> Void = { _, _, _, _ in },
                     stepDone: (TrainingPosition) throws -> Void = { _ in },
                     epochDone: (EpochReport) throws -> Void = { _ in }) throws -> [EpochReport] {
+        if let pipeline {
+            return try runPipelined(pipeline, from: position, reports: previous, progress: progress, stepDone: stepDone, epochDone: epochDone)
+        }
         let steps = trainLoader.batchCount
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsedBefore = previous.last?.elapsedSeconds ?? 0
@@ -124,17 +133,23 @@ public final class Trainer {
                 try stepDone(reached)
             }
             let trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-            let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
-            best = max(best, test.accuracy)
-            let report = EpochReport(
-                epoch: epoch + 1, trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Double(correct) / Double(seen),
-                testLoss: test.loss, testAccuracy: test.accuracy, bestTestAccuracy: best,
-                learningRate: optimizer.learningRate, trainSeconds: trainSeconds,
-                samplesPerSecond: Double(seen) / trainSeconds,
-                elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            let report = evaluatedReport(epoch: epoch, lossSum: lossSum, correct: correct, seen: seen, trainSeconds: trainSeconds,
+                                         best: &best, elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             reports.append(report)
             try epochDone(report)
         }
         return reports
+    }
+
+    /// Evaluates the model on the test set and makes the epoch's report.
+    func evaluatedReport(epoch: Int, lossSum: Double, correct: Int, seen: Int, trainSeconds: Double, best: inout Double,
+                         elapsedSeconds: @autoclosure () -> Double) -> EpochReport {
+        let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
+        best = max(best, test.accuracy)
+        return EpochReport(
+            epoch: epoch + 1, trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Double(correct) / Double(seen),
+            testLoss: test.loss, testAccuracy: test.accuracy, bestTestAccuracy: best,
+            learningRate: optimizer.learningRate, trainSeconds: trainSeconds,
+            samplesPerSecond: Double(seen) / trainSeconds, elapsedSeconds: elapsedSeconds())
     }
 }

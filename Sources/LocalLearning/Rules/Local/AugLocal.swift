@@ -14,7 +14,7 @@ import Glibc
 ///   the width doubles (a skipped downsample deferred to the next sampled block), then global average
 ///   pool, BatchNorm when d_l ≤ 1, and a linear classifier;
 /// - pyramidal depth: d_l = max(1, round(d·(1 − l·τ/(K′−2)) + l·τ/(K′−2))).
-public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
+public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
     public let depth: Int
     public let pyramid: Float
     private let seed: UInt64
@@ -91,12 +91,10 @@ public final class AugLocal: LearningRule, RuleCosts, ModelRequirements, Auxilia
         }
     }
 
-    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
-        prepare(model)
-        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: true,
-                                  globalTail: depth + 1) { index, activation in
-            (auxiliaries[index].lossAndGradient(activation, labels: batch.labels, model: model), auxiliaries[index].parameters)
-        }
+    public var globalTail: Int { depth + 1 }
+
+    public func unitLoss(block: Int, activation: Tensor, labels: [Int32], state: inout LocalStepState, model: Model) -> (LossResult, [Parameter]) {
+        (auxiliaries[block].lossAndGradient(activation, labels: labels, model: model), auxiliaries[block].parameters)
     }
 
     /// Signal: each auxiliary network's forward and backward (≈ 3× its forward MACs) plus backprop

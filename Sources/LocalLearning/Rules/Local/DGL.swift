@@ -6,7 +6,7 @@
 /// Head on a [C, S, S′] activation: adaptive average pool to ⌈S/4⌉, three 1×1 conv (no bias)→BN→ReLU
 /// of width C, adaptive average pool to min(⌈S/4⌉, 2), flatten, two Linear (no bias)→BN→ReLU of width
 /// 128, Linear to the classes. On a [F] activation: the two Linear→BN→ReLU and the last Linear.
-public final class DGL: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
+public final class DGL: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
     public let hiddenWidth: Int
     private let seed: UInt64
     public private(set) var heads: [AuxiliaryNetwork] = []
@@ -50,11 +50,8 @@ public final class DGL: LearningRule, RuleCosts, ModelRequirements, AuxiliaryNet
         heads = SignalTap.hiddenShapes(of: model).map { Self.head(for: $0, classes: model.classes, width: hiddenWidth, rng: &rng) }
     }
 
-    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
-        prepare(model)
-        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: true) { index, activation in
-            (heads[index].lossAndGradient(activation, labels: batch.labels, model: model), heads[index].parameters)
-        }
+    public func unitLoss(block: Int, activation: Tensor, labels: [Int32], state: inout LocalStepState, model: Model) -> (LossResult, [Parameter]) {
+        (heads[block].lossAndGradient(activation, labels: labels, model: model), heads[block].parameters)
     }
 
     /// Signal: each head's forward and backward (≈ 3× its forward MACs, its own update included).

@@ -7,7 +7,7 @@
 /// Pool sizes follow the reference: conv blocks pool their activation to 4×4 (the first conv block)
 /// or 2×2 (later ones); linear blocks use their own width (no pooling). `modulation` gives LLS-M
 /// (learned m ∈ R^C per block) or LLS-MxM (learned M ∈ R^{C×C} per block).
-public final class LLS: LearningRule, RuleCosts, ModelRequirements {
+public final class LLS: UnitLocalRule, RuleCosts, ModelRequirements {
     public struct Configuration: Sendable, Equatable, Codable {
         public var basis: ClassBasis = .square
         public var temperature: Float = 0.5
@@ -68,14 +68,11 @@ public final class LLS: LearningRule, RuleCosts, ModelRequirements {
         }
     }
 
-    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
-        prepare(model)
-        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer,
-                                  releaseActivations: configuration.releaseActivations,
-                                  unitSize: configuration.unitSize) { index, activation in
-            let head = heads[index]
-            return (head.lossAndGradient(activation, labels: batch.labels), head.parameters)
-        }
+    public var unitSize: Int { configuration.unitSize }
+    public var releasesActivations: Bool { configuration.releaseActivations }
+
+    public func unitLoss(block: Int, activation: Tensor, labels: [Int32], state: inout LocalStepState, model: Model) -> (LossResult, [Parameter]) {
+        (heads[block].lossAndGradient(activation, labels: labels), heads[block].parameters)
     }
 
     /// Forward: the network. Signal: per hidden block, the adaptive pooling (one MAC per averaged

@@ -56,38 +56,49 @@ public enum LocalTraining {
         }
     }
 
-    /// One step. `localLoss(blockIndex, activation)` gets the index of a unit's last block and its
-    /// tapped activation and returns the unit's loss with ∂loss/∂activation and the extra parameters
-    /// its loss trained (heads, modulations), updated with the unit's.
-    /// The last `globalTail` hidden blocks train end to end with the classifier, by the output loss.
-    public static func step(model: Model, batch: Batch, optimizer: Optimizer, releaseActivations: Bool, unitSize: Int = 1,
-                            globalTail: Int = 0, localLoss: (Int, Tensor) -> (LossResult, [Parameter])) -> StepStatistics {
+    /// One step of `rule`: every unit in turn, then the classifier.
+    public static func step(rule: some UnitLocalRule, model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
         // Buffers left by an evaluation pass are not part of this step.
-        if releaseActivations { model.layers.forEach { $0.releaseHeld() } }
+        if rule.releasesActivations { model.layers.forEach { $0.releaseHeld() } }
+        var state = rule.beginStep(batch, model: model)
         var input = batch.images
-        for unit in units(of: model, size: unitSize, globalTail: globalTail) {
-            let last = model.blocks[unit.upperBound]
-            let tap = SignalTap.index(in: last)
-            let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
-            var activation = input
-            for layer in layers { activation = layer.forward(activation, mode: .training) }
-            let (local, extra) = localLoss(unit.upperBound, activation)
-            train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)
-            optimizer.update(model.blocks[unit.lowerBound...unit.upperBound].flatMap(\.parameters) + extra)
-            if releaseActivations { layers.forEach { $0.releaseHeld() } }
-            // The layers after the tap are pooling only: they behave the same in both modes.
-            for layer in last.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
-            input = activation
+        for unit in rule.units(of: model) {
+            input = trainUnit(unit, rule: rule, model: model, input: input, labels: batch.labels, state: &state,
+                              optimizer: optimizer, learningRate: optimizer.learningRate)
         }
-        let top = model.blocks[(model.blocks.count - 1 - globalTail)...]
+        return trainTop(rule: rule, model: model, input: input, labels: batch.labels, optimizer: optimizer,
+                        learningRate: optimizer.learningRate)
+    }
+
+    /// Trains `unit` on its loss from the detached `input` and returns the unit's output, computed
+    /// before its update.
+    public static func trainUnit(_ unit: ClosedRange<Int>, rule: some UnitLocalRule, model: Model, input: Tensor, labels: [Int32],
+                                 state: inout LocalStepState, optimizer: Optimizer, learningRate: Float) -> Tensor {
+        let last = model.blocks[unit.upperBound]
+        let tap = SignalTap.index(in: last)
+        let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
+        var activation = input
+        for layer in layers { activation = layer.forward(activation, mode: .training) }
+        let (local, extra) = rule.unitLoss(block: unit.upperBound, activation: activation, labels: labels, state: &state, model: model)
+        train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)
+        optimizer.update(model.blocks[unit].flatMap(\.parameters) + extra, learningRate: learningRate)
+        if rule.releasesActivations { layers.forEach { $0.releaseHeld() } }
+        // The layers after the tap are pooling only: they behave the same in both modes.
+        for layer in last.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
+        return activation
+    }
+
+    /// Trains the global tail and the classifier with cross-entropy on their detached `input`.
+    public static func trainTop(rule: some UnitLocalRule, model: Model, input: Tensor, labels: [Int32], optimizer: Optimizer,
+                                learningRate: Float) -> StepStatistics {
+        let top = model.blocks[(model.blocks.count - 1 - rule.globalTail)...]
         let layers = top.flatMap(\.layers)
         let logits = layers.reduce(input) { $1.forward($0, mode: .training) }
-        let loss = SoftmaxCrossEntropy()(logits, labels: batch.labels)
+        let loss = SoftmaxCrossEntropy()(logits, labels: labels)
         train(layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
-        optimizer.update(top.flatMap(\.parameters))
-        if releaseActivations { layers.forEach { $0.releaseHeld() } }
-        return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels),
-                              count: batch.count)
+        optimizer.update(top.flatMap(\.parameters), learningRate: learningRate)
+        if rule.releasesActivations { layers.forEach { $0.releaseHeld() } }
+        return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: labels), count: labels.count)
     }
 
     /// Backward from the last of `layers` down to the first with parameters, writing their gradients;

@@ -13,7 +13,7 @@
 /// expectation), d = C, p = 0.1, λ = 1, mask resampled every step, prior from the parent's own
 /// projection. The classifier trains with cross-entropy on its detached input; prediction is the
 /// plain forward pass.
-public final class SLL: LearningRule, RuleCosts, ModelRequirements {
+public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
     public struct Configuration: Sendable, Equatable, Codable {
         /// Number of codes d (0: the number of classes).
         public var codes = 0
@@ -101,18 +101,29 @@ public final class SLL: LearningRule, RuleCosts, ModelRequirements {
         return LossResult(loss: ce.loss + lambda * bhattacharyya.loss, gradient: gradient)
     }
 
-    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
-        prepare(model)
-        var prior = codes(-1, batch.images, projection: projection(-1, training: true))
-        return LocalTraining.step(model: model, batch: batch, optimizer: optimizer, releaseActivations: configuration.releaseActivations,
-                                  unitSize: configuration.unitSize) { index, activation in
-            let r = projection(index, training: true)
-            let z = codes(index, activation, projection: r)
-            let loss = localLoss(codes: z, prior: prior, labels: batch.labels, classes: model.classes)
-            prior = z
-            let gradient = BLAS.matmul(loss.gradient, r).reshaped(activation.shape)
-            return (LossResult(loss: loss.loss, gradient: gradient), [])
-        }
+    public var unitSize: Int { configuration.unitSize }
+    public var releasesActivations: Bool { configuration.releaseActivations }
+
+    /// Where the step state keeps the parent's codes (the other keys are block indices, holding
+    /// that unit's masked projection).
+    static let priorKey = Int.min
+
+    /// Draws this step's masks up front, in the order of the blocks (the input's first), and the
+    /// input's codes, the first unit's prior.
+    public func beginStep(_ batch: Batch, model: Model) -> LocalStepState {
+        var state = LocalStepState()
+        state.tensors[Self.priorKey] = codes(-1, batch.images, projection: projection(-1, training: true))
+        for unit in units(of: model) { state.tensors[unit.upperBound] = projection(unit.upperBound, training: true) }
+        return state
+    }
+
+    public func unitLoss(block: Int, activation: Tensor, labels: [Int32], state: inout LocalStepState, model: Model) -> (LossResult, [Parameter]) {
+        let r = state.tensors.removeValue(forKey: block)!
+        let z = codes(block, activation, projection: r)
+        let loss = localLoss(codes: z, prior: state.tensors[Self.priorKey]!, labels: labels, classes: model.classes)
+        state.tensors[Self.priorKey] = z
+        let gradient = BLAS.matmul(loss.gradient, r).reshaped(activation.shape)
+        return (LossResult(loss: loss.loss, gradient: gradient), [])
     }
 
     /// Signal per unit: the projection and its transpose (2·d·D) plus the input's projection (d·D_0).
