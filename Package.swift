@@ -23,21 +23,31 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(name: "CPlatform"),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         .target(
             name: "LocalLearning",
             dependencies: ["CBLAS", "CZlib", "CPlatform", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources/fashion-mnist-subset")]
         ),
+        .target(
+            name: "LocalLearningMPI",
+            dependencies: ["LocalLearning", "CMPI"]
+        ),
         .executableTarget(
             name: "locallearn",
             dependencies: [
                 "LocalLearning",
+                "LocalLearningMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "LocalLearningTests",
-            dependencies: ["LocalLearning"]
+            dependencies: ["LocalLearning", "LocalLearningMPI"]
         ),
     ]
 )

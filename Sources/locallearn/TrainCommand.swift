@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningMPI
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -131,6 +132,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Pipeline the local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal) over this many stages, one thread each, balanced by MACs; each stage runs BLAS on one thread.")
     var stages = 1
 
+    @Flag(help: "Under mpirun -np N: every rank trains on its share of each batch and gradients are averaged with MPI_Allreduce (any rule but reclra).")
+    var dataParallel = false
+
     @Option(help: "With --stages: the units where stages 2, 3, … begin, e.g. 2,4 (instead of balancing by MACs).")
     var stageBoundaries: String?
 
@@ -233,6 +237,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        defer { MPIWorld.finalize() }
         if let config {
             var merged = try applying(configFile: config, arguments: CommandLine.arguments)
             merged.config = nil
@@ -285,6 +290,7 @@ struct TrainCommand: ParsableCommand {
         if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
             throw CommandError("rule \(rule) cannot train \(model): \(reason)")
         }
+        let mpi = try mpiRole()
         let meter = MemoryMeter()
         network.memoryMeter = meter
         let kind = OptimizerKind(rawValue: optimizer)!
@@ -293,22 +299,27 @@ struct TrainCommand: ParsableCommand {
                                 augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip), seed: seed)
         var lrSchedule = try parseSchedule()
         if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
-        let trainer = Trainer(model: network, rule: learningRule, optimizer: opt, schedule: lrSchedule,
+        let trainer = Trainer(model: network, rule: mpi.trainedRule(learningRule), optimizer: opt, schedule: lrSchedule,
                               trainLoader: loader, testSet: test, epochs: epochs)
         trainer.onNonFiniteLoss = NonFinitePolicy(rawValue: onNaN)!
         let plan = try pipelinePlan(rule: learningRule, model: network)
         trainer.pipeline = plan
         trainer.stopRequested = { Runtime.interruptRequested }
+        let stagePipeline = try mpi.stagePipeline(plan: plan, rule: learningRule, model: network, optimizer: opt)
+        guard mpi.runsTrainingLoop else { return }
+        defer { stagePipeline?.shutdown() }
+        if let stagePipeline { trainer.makePipeline = { _, _ in stagePipeline } }
 
         print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if let plan {
-            print("pipeline: \(plan.count) stages on \(plan.count) threads, 1 BLAS thread each (\(plan))"
+            print("pipeline: \(plan.count) stages on \(plan.count) \(stagePipeline == nil ? "threads" : "MPI ranks"), 1 BLAS thread each (\(plan))"
                   + (threads != 1 ? "; --threads \(threads) ignored" : ""))
         }
         if showModel { print(network.summary) }
-        let runLog = try log.map { try RunLog(path: $0) }
+        if case let .dataParallel(world) = mpi { print("data-parallel over \(world.size) MPI ranks: each takes 1/\(world.size) of every batch") }
+        let runLog = mpi.writesFiles ? try log.map { try RunLog(path: $0) } : nil
         try runLog?.write(type: "config", runConfiguration)
         if let costs = learningRule as? RuleCosts {
             let macs = costs.macsPerSample(network)
@@ -351,17 +362,17 @@ struct TrainCommand: ParsableCommand {
                                 fraction: Double(step) / Double(steps))
             },
             stepDone: { position in
-                guard Runtime.interruptRequested else { return }
+                guard mpi.agreeOnInterrupt(Runtime.interruptRequested) else { return }
                 progress.clear()
                 let directory = checkpointDir ?? "locallearn-interrupted"
-                try saveCheckpoint(directory, position)
+                if mpi.writesFiles { try saveCheckpoint(directory, position) }
                 throw Interrupted(directory: directory, position: position)
             },
             epochDone: { report in
                 progress.clear()
                 print(Self.format(report, epochs: epochs))
                 done.append(report)
-                if let checkpointDir, report.epoch % checkpointEvery == 0 || report.epoch == epochs {
+                if let checkpointDir, mpi.writesFiles, report.epoch % checkpointEvery == 0 || report.epoch == epochs {
                     try saveCheckpoint(checkpointDir, TrainingPosition(epoch: report.epoch, step: 0))
                 }
                 try runLog?.write(type: "epoch", report)

@@ -27,10 +27,10 @@ extension Trainer {
             let secondsBefore = reached.trainSeconds
             let epochStart = DispatchTime.now().uptimeNanoseconds
             while reached.step < steps {
-                let pipeline = PipelinedTraining(rule: localRule, model: model, optimizer: optimizer, plan: plan)
+                let pipeline = makePipeline?(localRule, plan) ?? PipelinedTraining(rule: localRule, model: model, optimizer: optimizer, plan: plan)
                 pipeline.start()
                 var submitted = reached.step
-                func consume(_ result: PipelinedTraining.Result) throws {
+                func consume(_ result: PipelineResult) throws {
                     let stats = result.statistics
                     guard stats.loss.isFinite else {
                         throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: result.index + 1, loss: stats.loss,

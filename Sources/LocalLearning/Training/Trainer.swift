@@ -69,6 +69,8 @@ public final class Trainer {
     /// Asked after each batch a pipeline is handed: true stops handing it batches, lets it drain and
     /// calls `stepDone` with the position reached (so an interruption can save a checkpoint).
     public var stopRequested: () -> Bool = { false }
+    /// Builds the pipeline for a plan (default: `PipelinedTraining`, threads in this process).
+    public var makePipeline: ((any UnitLocalRule, StagePlan) -> StagePipeline)?
 
     public init(model: Model, rule: LearningRule, optimizer: Optimizer, schedule: LearningRateSchedule,
                 trainLoader: DataLoader, testSet: Dataset, epochs: Int) {

@@ -14,7 +14,7 @@ import Foundation
 /// Threads and BLAS: the stages call BLAS at the same time; run them with one BLAS thread each
 /// (`Runtime.configure(threads: 1)`), since OpenBLAS's worker pool is shared by all callers.
 /// The model's memory meter is not sampled while the pipeline runs (stages would race on it).
-public final class PipelinedTraining: @unchecked Sendable {
+public final class PipelinedTraining: StagePipeline, @unchecked Sendable {
     /// One batch on its way through the stages.
     struct Message {
         var index: Int
@@ -26,20 +26,13 @@ public final class PipelinedTraining: @unchecked Sendable {
         var brokenBlock: String?
     }
 
-    /// A finished step: its batch index, statistics, and the first broken block, if any.
-    public struct Result: Sendable {
-        public var index: Int
-        public var statistics: StepStatistics
-        public var brokenBlock: String?
-    }
-
     let rule: any UnitLocalRule
     let model: Model
     let optimizer: Optimizer
     public let plan: StagePlan
     let units: [ClosedRange<Int>]
     private let inboxes: [BlockingQueue<Message?>]
-    private let results = BlockingQueue<Result>()
+    private let results = BlockingQueue<PipelineResult>()
     private let finished = DispatchGroup()
     private var running = false
     private var savedMeter: MemoryMeter?
@@ -94,10 +87,10 @@ public final class PipelinedTraining: @unchecked Sendable {
     }
 
     /// The next finished step, waiting for it.
-    public func nextResult() -> Result { results.take() }
+    public func nextResult() -> PipelineResult { results.take() }
 
     /// The next finished step if there is one.
-    public func pollResult() -> Result? { results.poll() }
+    public func pollResult() -> PipelineResult? { results.poll() }
 
     /// Lets the stages finish the batches already submitted, then stops their threads; results not
     /// yet taken stay available.
@@ -126,7 +119,7 @@ public final class PipelinedTraining: @unchecked Sendable {
                 let statistics = LocalTraining.trainTop(rule: rule, model: model, input: message.activation, labels: message.labels,
                                                         optimizer: optimizer, learningRate: message.learningRate)
                 if message.brokenBlock == nil { message.brokenBlock = ownBlocks.first { !$0.hasFiniteWeights }?.name }
-                results.put(Result(index: message.index, statistics: statistics, brokenBlock: message.brokenBlock))
+                results.put(PipelineResult(index: message.index, statistics: statistics, brokenBlock: message.brokenBlock))
             } else {
                 inboxes[stage + 1].put(message)
             }
