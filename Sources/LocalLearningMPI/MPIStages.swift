@@ -14,40 +14,35 @@ final class MPIStageContext {
     let optimizer: Optimizer
     let plan: StagePlan
     let units: [ClosedRange<Int>]
+    let work: StageWork
+    /// The rank that trains each block.
+    let owners: [Int]
 
     init(world: MPIWorld, rule: any UnitLocalRule, model: Model, optimizer: Optimizer, plan: StagePlan) {
         precondition(plan.count == world.size, "\(plan.count) stages need \(plan.count) ranks, not \(world.size)")
         rule.prepare(model)
         (self.world, self.rule, self.model, self.optimizer, self.plan) = (world, rule, model, optimizer, plan)
         units = rule.units(of: model)
+        var owners = [Int](repeating: 0, count: model.blocks.count)
+        for stage in 0..<plan.count {
+            for block in plan.blocks(ofStage: stage, units: units, blockCount: model.blocks.count) { owners[block] = stage }
+        }
+        self.owners = owners
+        work = StageWork(stage: world.rank, plan: plan, units: units, rule: rule, model: model, optimizer: optimizer)
     }
 
     var isLast: Bool { world.rank == plan.count - 1 }
 
-    /// The rank that trains block `block`.
-    func owner(of block: Int) -> Int {
-        guard let unit = units.firstIndex(where: { $0.contains(block) }) else { return plan.count - 1 }
-        return plan.stages.firstIndex { $0.contains(unit) }!
-    }
-
     /// Trains this rank's units (and, on the last rank, the classifier) on `message`.
     func train(_ message: inout StageMessage) -> StepStatistics? {
-        let mine = plan.stages[world.rank].map { units[$0] }
-        for unit in mine {
-            message.activation = LocalTraining.trainUnit(unit, rule: rule, model: model, input: message.activation, labels: message.labels,
-                                                         state: &message.state, optimizer: optimizer, learningRate: message.learningRate)
-        }
-        let blocks = model.blocks.indices.filter { owner(of: $0) == world.rank }
-        defer { if message.brokenBlock == nil { message.brokenBlock = blocks.first { !model.blocks[$0].hasFiniteWeights }.map { model.blocks[$0].name } } }
-        guard isLast else { return nil }
-        return LocalTraining.trainTop(rule: rule, model: model, input: message.activation, labels: message.labels,
-                                      optimizer: optimizer, learningRate: message.learningRate)
+        work.train(&message.activation, labels: message.labels, state: &message.state, learningRate: message.learningRate,
+                   brokenBlock: &message.brokenBlock)
     }
 
     /// Every block's parameters and BatchNorm statistics from the rank that trains it, to all ranks.
     func synchroniseWeights() {
         for (index, block) in model.blocks.enumerated() {
-            let root = owner(of: index)
+            let root = owners[index]
             for parameter in block.parameters { parameter.value.withUnsafeMutableBufferPointer { world.broadcast($0, root: root) } }
             for case let bn as BatchNorm in block.layers.flatMap(\.leaves) {
                 var (mean, variance) = bn.runningStatistics

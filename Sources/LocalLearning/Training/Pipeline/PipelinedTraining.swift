@@ -104,21 +104,12 @@ public final class PipelinedTraining: StagePipeline, @unchecked Sendable {
 
     private func runStage(_ stage: Int) {
         let last = stage == plan.count - 1
-        let mine = plan.stages[stage].map { units[$0] }
-        var blocks = mine.flatMap { Array($0) }
-        if last { blocks += Array((units.last.map { $0.upperBound + 1 } ?? 0)..<model.blocks.count) }
-        let ownBlocks = blocks.map { model.blocks[$0] }
+        let work = StageWork(stage: stage, plan: plan, units: units, rule: rule, model: model, optimizer: optimizer)
         while let received = inboxes[stage].take() {
             var message = received
-            for unit in mine {
-                message.activation = LocalTraining.trainUnit(unit, rule: rule, model: model, input: message.activation, labels: message.labels,
-                                                             state: &message.state, optimizer: optimizer, learningRate: message.learningRate)
-            }
-            if message.brokenBlock == nil { message.brokenBlock = ownBlocks.first { !$0.hasFiniteWeights }?.name }
-            if last {
-                let statistics = LocalTraining.trainTop(rule: rule, model: model, input: message.activation, labels: message.labels,
-                                                        optimizer: optimizer, learningRate: message.learningRate)
-                if message.brokenBlock == nil { message.brokenBlock = ownBlocks.first { !$0.hasFiniteWeights }?.name }
+            let statistics = work.train(&message.activation, labels: message.labels, state: &message.state,
+                                        learningRate: message.learningRate, brokenBlock: &message.brokenBlock)
+            if let statistics {
                 results.put(PipelineResult(index: message.index, statistics: statistics, brokenBlock: message.brokenBlock))
             } else {
                 inboxes[stage + 1].put(message)

@@ -18,6 +18,14 @@ public struct StagePlan: Sendable, Equatable, CustomStringConvertible {
             .joined(separator: ", ")
     }
 
+    /// The blocks stage `stage` trains: its units' blocks, and for the last stage the blocks after the
+    /// last unit (global tail and classifier).
+    public func blocks(ofStage stage: Int, units: [ClosedRange<Int>], blockCount: Int) -> [Int] {
+        var blocks = stages[stage].flatMap { Array(units[$0]) }
+        if stage == count - 1 { blocks += Array((units.last.map { $0.upperBound + 1 } ?? 0)..<blockCount) }
+        return blocks
+    }
+
     /// `count` stages of consecutive units whose largest training cost is as small as possible.
     /// `unitCosts[i]` is unit i's cost; `topCost` (tail and classifier) goes to the last stage.
     /// Every stage but possibly the last gets at least one unit.
