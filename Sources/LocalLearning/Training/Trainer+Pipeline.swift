@@ -31,19 +31,8 @@ extension Trainer {
                 pipeline.start()
                 var submitted = reached.step
                 func consume(_ result: PipelineResult) throws {
-                    let stats = result.statistics
-                    guard stats.loss.isFinite else {
-                        throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: result.index + 1, loss: stats.loss,
-                                                          block: result.brokenBlock)
-                    }
-                    if let broken = result.brokenBlock {
-                        throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: result.index + 1, block: broken)
-                    }
-                    reached.lossSum += Double(stats.loss) * Double(stats.count)
-                    reached.correct += stats.correct
-                    reached.seen += stats.count
-                    reached.step = result.index + 1
-                    progress(epoch + 1, result.index + 1, steps, stats)
+                    try record(result.statistics, brokenBlock: result.brokenBlock, epoch: epoch, index: result.index, into: &reached)
+                    progress(epoch + 1, result.index + 1, steps, result.statistics)
                 }
                 do {
                     defer { pipeline.finish() }
@@ -62,8 +51,7 @@ extension Trainer {
                 reached.trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
                 try stepDone(reached)
             }
-            let report = evaluatedReport(epoch: epoch, lossSum: reached.lossSum, correct: reached.correct, seen: reached.seen,
-                                         trainSeconds: reached.trainSeconds, best: &best,
+            let report = evaluatedReport(epoch: epoch, position: reached, best: &best,
                                          elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             reports.append(report)
             try epochDone(report)

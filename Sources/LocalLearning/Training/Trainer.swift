@@ -103,11 +103,10 @@ public final class Trainer {
         var best = previous.map(\.testAccuracy).max() ?? 0
         var consecutiveSkips = 0
         for epoch in position.epoch..<epochs {
-            let resuming = epoch == position.epoch
-            var lossSum = resuming ? position.lossSum : 0, correct = resuming ? position.correct : 0, seen = resuming ? position.seen : 0
-            let secondsBefore = resuming ? position.trainSeconds : 0
+            var reached = epoch == position.epoch ? position : TrainingPosition(epoch: epoch, step: 0)
+            let secondsBefore = reached.trainSeconds
             let epochStart = DispatchTime.now().uptimeNanoseconds
-            try trainLoader.forEachBatch(epoch: epoch, from: resuming ? position.step : 0) { index, batch in
+            try trainLoader.forEachBatch(epoch: epoch, from: reached.step) { index, batch in
                 let globalStep = epoch * steps + index
                 optimizer.learningRate = schedule.rate(base: baseLearningRate, step: globalStep,
                                                        totalSteps: epochs * steps, stepsPerEpoch: steps)
@@ -121,31 +120,37 @@ public final class Trainer {
                     return
                 }
                 consecutiveSkips = 0
-                guard stats.loss.isFinite else {
-                    throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: broken?.name)
-                }
-                if let broken { throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: index + 1, block: broken.name) }
-                lossSum += Double(stats.loss) * Double(stats.count)
-                correct += stats.correct
-                seen += stats.count
+                try record(stats, brokenBlock: broken?.name, epoch: epoch, index: index, into: &reached)
                 progress(epoch + 1, index + 1, steps, stats)
-                var reached = TrainingPosition(epoch: epoch, step: index + 1)
-                (reached.lossSum, reached.correct, reached.seen) = (lossSum, correct, seen)
                 reached.trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
                 try stepDone(reached)
             }
-            let trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-            let report = evaluatedReport(epoch: epoch, lossSum: lossSum, correct: correct, seen: seen, trainSeconds: trainSeconds,
-                                         best: &best, elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            reached.trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+            let report = evaluatedReport(epoch: epoch, position: reached, best: &best,
+                                         elapsedSeconds: elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             reports.append(report)
             try epochDone(report)
         }
         return reports
     }
 
-    /// Evaluates the model on the test set and makes the epoch's report.
-    func evaluatedReport(epoch: Int, lossSum: Double, correct: Int, seen: Int, trainSeconds: Double, best: inout Double,
+    /// Stops the run (throws) when a step's loss or weights are not finite; else adds the step to
+    /// `position`, which then stands after batch `index`.
+    func record(_ stats: StepStatistics, brokenBlock: String?, epoch: Int, index: Int, into position: inout TrainingPosition) throws {
+        guard stats.loss.isFinite else {
+            throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: brokenBlock)
+        }
+        if let brokenBlock { throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: index + 1, block: brokenBlock) }
+        position.lossSum += Double(stats.loss) * Double(stats.count)
+        position.correct += stats.correct
+        position.seen += stats.count
+        position.step = index + 1
+    }
+
+    /// Evaluates the model on the test set and makes the report of the epoch `position` ends.
+    func evaluatedReport(epoch: Int, position: TrainingPosition, best: inout Double,
                          elapsedSeconds: @autoclosure () -> Double) -> EpochReport {
+        let (lossSum, correct, seen, trainSeconds) = (position.lossSum, position.correct, position.seen, position.trainSeconds)
         let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
         best = max(best, test.accuracy)
         return EpochReport(
