@@ -4,6 +4,13 @@ import Testing
 
 @Suite("rec-LRA")
 struct RecursiveLRATests {
+    /// Trains `model` with `rule` (Adam 1e-2, batch 32) on `data` and reports each epoch on held-out blobs.
+    static func trainOnBlobs(_ model: Model, _ rule: LearningRule, _ data: Dataset, epochs: Int) throws -> [EpochReport] {
+        try Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                    trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
+                    testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: epochs).run()
+    }
+
     static func batch(_ count: Int, features: Int, classes: Int, seed: UInt64) -> Batch {
         var rng = SeededGenerator(seed: seed)
         return Batch(images: Tensor.uniform([count, features], bound: 1, using: &rng), labels: (0..<count).map { Int32($0 % classes) })
@@ -97,11 +104,8 @@ struct RecursiveLRATests {
 
         let model = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 1)
         let rule = RecursiveLRA(.init(errorSynapses: .paper, wiring: .outputSkip, errorInitScale: 1))
-        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
-                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
-                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 6)
         let first = model.weightedLayers[0].weight.value
-        let reports = try trainer.run()
+        let reports = try Self.trainOnBlobs(model, rule, data, epochs: 6)
         #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.7, "\(reports.map(\.trainLoss))")
         #expect(reports.last!.testAccuracy > 0.9, "\(reports.map(\.testAccuracy))")
         #expect(model.weightedLayers[0].weight.value != first, "the hidden layers learned")
@@ -132,10 +136,7 @@ struct RecursiveLRATests {
         #expect(rule.innerSynapses.keys.sorted() == [1, 2] && rule.innerSynapses[1]!.value.shape == [12, 12])
         let inner = (model.blocks[1].layers[0] as! Residual).body[0] as! Linear
         let before = inner.weight.value
-        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
-                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
-                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 5)
-        let reports = try trainer.run()
+        let reports = try Self.trainOnBlobs(model, rule, data, epochs: 5)
         #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
         #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
         #expect(inner.weight.value != before, "the layer inside the residual block learned")
@@ -148,10 +149,7 @@ struct RecursiveLRATests {
         let rule = RecursiveLRA(.init(errorSynapses: .trackForward, wiring: .chain, errorInitScale: 1))
         #expect(rule.unsupportedReason(for: model) == nil)
         let first = model.weightedLayers[0].weight.value
-        let trainer = Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
-                              trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1),
-                              testSet: TrainingTests.blobs(count: 90, seed: 2), epochs: 5)
-        let reports = try trainer.run()
+        let reports = try Self.trainOnBlobs(model, rule, data, epochs: 5)
         #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
         #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
         #expect(model.weightedLayers[0].weight.value != first, "the first convolution learned")
