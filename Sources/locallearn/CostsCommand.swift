@@ -11,6 +11,8 @@ struct CostsCommand: ParsableCommand {
         Memory is measured, not estimated: each rule runs a few training steps on synthetic input while the \
         engine adds up the buffers every layer holds (activations kept for backward, scratch) and the tensors \
         in flight, after every block. Parameters, gradients, optimizer moments and rule state are added. \
+        Working memory is what training needs beyond the parameters and their optimizer moments (which every \
+        rule needs alike): activations, gradients (at their peak) and rule state. \
         MACs are analytical from the layer shapes; pooling, normalisation and activations count as free.
         """
     )
@@ -36,6 +38,9 @@ struct CostsCommand: ParsableCommand {
     @Option(help: "Optimizer whose state is counted: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var optimizer = "adam"
 
+    @Flag(help: "Local rules: allocate a unit's gradients only while it trains (see train --transient-gradients).")
+    var transientGradients = false
+
     @Option(help: "BLAS threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -51,14 +56,14 @@ struct CostsCommand: ParsableCommand {
             throw ValidationError("unknown rule '\(name)'; expected one of: \(RuleRegistry.help)")
         }
         print("costs: \(model), input \(shape.map(String.init).joined(separator: "×")), \(classes) classes, batch \(batchSize), \(optimizer)")
-        print("| rule | forward MACs | signal MACs | update MACs | signal vs BP | peak memory | activations | params+grads | optimizer | rule state | s/step |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| rule | forward MACs | signal MACs | update MACs | signal vs BP | peak memory | working memory | activations | gradients | params + optimizer | rule state | s/step |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         var bpSignal: Int?
         for name in names {
             let profile: CostProfile
             do {
                 profile = try CostProfile.measure(rule: name, spec: model, inputShape: shape, classes: classes,
-                                                  batchSize: batchSize, steps: steps, optimizer: kind)
+                                                  batchSize: batchSize, steps: steps, optimizer: kind, transientGradients: transientGradients)
             } catch let error as ModelError {
                 throw CommandError(error.description)
             }
@@ -75,8 +80,8 @@ struct CostsCommand: ParsableCommand {
             let macs = profile.macs
             print("| \(name) | \(macs.map { TrainCommand.count($0.forward) } ?? "–") | \(macs.map { TrainCommand.count($0.signal) } ?? "–") "
                   + "| \(macs.map { TrainCommand.count($0.update) } ?? "–") | \(ratio) "
-                  + "| \(TrainCommand.mebibytes(m.totalBytes)) | \(TrainCommand.mebibytes(m.peakActivationBytes)) "
-                  + "| \(TrainCommand.mebibytes(m.parameterBytes + m.gradientBytes)) | \(TrainCommand.mebibytes(m.optimizerBytes)) "
+                  + "| \(TrainCommand.mebibytes(m.totalBytes)) | \(TrainCommand.mebibytes(m.workingBytes)) | \(TrainCommand.mebibytes(m.peakActivationBytes)) "
+                  + "| \(TrainCommand.mebibytes(m.gradientBytes)) | \(TrainCommand.mebibytes(m.parameterBytes + m.optimizerBytes)) "
                   + "| \(TrainCommand.mebibytes(m.ruleStateBytes)) | \(String(format: "%.2f", profile.secondsPerStep)) |")
         }
         print(String(format: "process peak RSS (all rules above, one process): %.0f MiB", Double(Runtime.peakResidentBytes) / 1_048_576))

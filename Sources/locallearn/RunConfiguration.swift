@@ -35,4 +35,5 @@ struct RunConfiguration: Codable {
     var pyramid: Float?
     var stages: Int?
     var stageBoundaries: String?
+    var transientGradients: Bool?
 }

@@ -21,5 +21,6 @@ extension TrainCommand {
         onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
         (stages, stageBoundaries) = (c.stages ?? 1, c.stageBoundaries)
+        transientGradients = c.transientGradients ?? false
     }
 }

@@ -138,6 +138,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --stages: the units where stages 2, 3, … begin, e.g. 2,4 (instead of balancing by MACs).")
     var stageBoundaries: String?
 
+    @Flag(help: "Local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal): allocate a unit's parameter gradients only while it trains, so at most one unit's are live (less memory, a little slower).")
+    var transientGradients = false
+
     @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
     var onNaN = NonFinitePolicy.stop.rawValue
 
@@ -224,7 +227,7 @@ struct TrainCommand: ParsableCommand {
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid,
-                         stages: stages, stageBoundaries: stageBoundaries)
+                         stages: stages, stageBoundaries: stageBoundaries, transientGradients: transientGradients)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
@@ -291,6 +294,13 @@ struct TrainCommand: ParsableCommand {
             throw CommandError("rule \(rule) cannot train \(model): \(reason)")
         }
         let mpi = try mpiRole()
+        if transientGradients {
+            guard learningRule is any UnitLocalRule else {
+                throw CommandError("--transient-gradients needs a rule whose units train one after another (lls, lls-m, lls-mxm, sll, dgl, auglocal); \(rule) uses all gradients at once")
+            }
+            guard !diagnostics else { throw CommandError("--diagnostics reads every gradient after a step; leave out --transient-gradients") }
+            network.transientGradients = true
+        }
         let meter = MemoryMeter()
         network.memoryMeter = meter
         let kind = OptimizerKind(rawValue: optimizer)!

@@ -50,6 +50,35 @@ struct AccountingTests {
         #expect(lls[2] * 3 < bp[2], "lls \(lls), bp \(bp)")
     }
 
+    /// Weights after three Adam steps of `rule` on a 4-hidden-layer MLP, and the meter's peak gradient bytes.
+    static func trainedWithGradients(rule: String, transient: Bool) throws -> (weights: [[Float]], gradientBytes: Int, parameterBytes: Int) {
+        let model = try ModelSpec.build("mlp:64-128x2-96x2-10:relu:bn", inputShape: [64], classes: 10)
+        model.transientGradients = transient
+        let meter = MemoryMeter()
+        model.memoryMeter = meter
+        var rng = SeededGenerator(seed: 5)
+        let optimizer = Adam(learningRate: 1e-3)
+        let learningRule = RuleRegistry.make(rule, seed: 2)!
+        for _ in 0..<3 {
+            let batch = Batch(images: Tensor.uniform([32, 64], bound: 1, using: &rng), labels: (0..<32).map { Int32($0 % 10) })
+            _ = learningRule.step(model: model, batch: batch, optimizer: optimizer)
+        }
+        return (model.parameters.map(\.value.scalars), meter.peakGradientBytes, model.parameterCount * 4)
+    }
+
+    @Test func transientGradientsKeepOnlyOneUnitsGradientsAndTrainTheSame() throws {
+        for rule in ["sll", "lls-m", "dgl"] {
+            let kept = try Self.trainedWithGradients(rule: rule, transient: false)
+            let transient = try Self.trainedWithGradients(rule: rule, transient: true)
+            #expect(kept.weights == transient.weights, "\(rule): weights differ")
+            #expect(kept.gradientBytes == kept.parameterBytes, "\(rule)")
+            // The largest unit: Linear 64→128 or 128→128 with BatchNorm (128·128 + 128 + 2·128 floats).
+            #expect(transient.gradientBytes == 4 * (128 * 128 + 128 + 2 * 128), "\(rule): \(transient.gradientBytes)")
+        }
+        #expect(try Self.trainedWithGradients(rule: "bp", transient: false).gradientBytes
+                == (try Self.trainedWithGradients(rule: "bp", transient: false).parameterBytes))
+    }
+
     @Test func diagnosticsStayOutOfTheMemoryMeter() throws {
         let model = try ModelSpec.build("mlp:64-128x4-10:relu:bn", inputShape: [64], classes: 10)
         let meter = MemoryMeter()

@@ -10,13 +10,15 @@ public struct CostProfile: Sendable, Codable {
 
     /// Builds `spec` fresh, runs `steps` training steps of `rule` at `batchSize` on uniform random
     /// input of per-sample shape `inputShape` with cycling labels, and reads the meters.
+    /// `transientGradients` applies to unit-local rules only (others keep every gradient).
     public static func measure(rule name: String, spec: String, inputShape: [Int], classes: Int, batchSize: Int,
                                steps: Int = 2, optimizer kind: OptimizerKind = .adam, seed: UInt64 = 1,
-                               options: RuleOptions = RuleOptions()) throws -> CostProfile {
+                               options: RuleOptions = RuleOptions(), transientGradients: Bool = false) throws -> CostProfile {
         guard let rule = RuleRegistry.make(name, seed: seed, options: options) else {
             throw ModelError.invalidSpec(spec: name, reason: "unknown rule; expected one of \(RuleRegistry.help)")
         }
         let model = try ModelSpec.build(spec, inputShape: inputShape, classes: classes, seed: seed)
+        model.transientGradients = transientGradients && rule is any UnitLocalRule
         let meter = MemoryMeter()
         model.memoryMeter = meter
         let optimizer = kind.make(learningRate: 1e-4, momentum: 0.9, nesterov: false, weightDecay: 0)

@@ -6,6 +6,8 @@
 public final class MemoryMeter {
     /// Largest activation + scratch bytes seen by a sample.
     public private(set) var peakActivationBytes = 0
+    /// Largest total of the model's allocated parameter gradients seen by a sample.
+    public private(set) var peakGradientBytes = 0
     public private(set) var samples = 0
 
     public init() {}
@@ -19,11 +21,14 @@ public final class MemoryMeter {
             total += buffer.bytes
         }
         peakActivationBytes = max(peakActivationBytes, total)
+        let gradients = model.parameters.reduce(0) { $0 + ($1.holdsGradient ? $1.gradient.count * MemoryLayout<Float>.stride : 0) }
+        peakGradientBytes = max(peakGradientBytes, gradients)
         samples += 1
     }
 
     public func reset() {
         peakActivationBytes = 0
+        peakGradientBytes = 0
         samples = 0
     }
 }
@@ -32,7 +37,7 @@ public final class MemoryMeter {
 public struct MemoryReport: Sendable, Codable, Equatable {
     /// Model parameters.
     public var parameterBytes: Int
-    /// Parameter gradients (the engine keeps one per parameter).
+    /// Parameter gradients at their peak (all of them, unless `Model.transientGradients`).
     public var gradientBytes: Int
     /// Optimizer moments.
     public var optimizerBytes: Int
@@ -49,13 +54,18 @@ public struct MemoryReport: Sendable, Codable, Equatable {
         self.peakActivationBytes = peakActivationBytes
     }
 
-    /// Everything the step needs at its peak.
+    /// Everything the step needs at its peak (the kinds' peaks added: an upper bound).
     public var totalBytes: Int { parameterBytes + gradientBytes + optimizerBytes + ruleStateBytes + peakActivationBytes }
+
+    /// What training needs beyond the model's parameters and their optimizer moments (which every
+    /// rule needs alike): activations and scratch, gradients, rule state.
+    public var workingBytes: Int { gradientBytes + ruleStateBytes + peakActivationBytes }
 
     /// Reads the meter, the model, the optimizer and the rule after at least one step.
     public init(meter: MemoryMeter, model: Model, optimizer: Optimizer, rule: LearningRule) {
         let parameterBytes = model.parameterCount * MemoryLayout<Float>.stride
-        self.init(parameterBytes: parameterBytes, gradientBytes: parameterBytes, optimizerBytes: optimizer.stateBytes,
+        self.init(parameterBytes: parameterBytes, gradientBytes: meter.samples > 0 ? meter.peakGradientBytes : parameterBytes,
+                  optimizerBytes: optimizer.stateBytes,
                   ruleStateBytes: (rule as? RuleCosts)?.stateBytes(model) ?? 0, peakActivationBytes: meter.peakActivationBytes)
     }
 }

@@ -15,6 +15,20 @@ public final class Parameter {
         self.value = value
         self.gradient = Tensor(shape: value.shape)
     }
+
+    /// Whether a gradient buffer is allocated (see `releaseGradient`).
+    public var holdsGradient: Bool { gradient.shape == value.shape }
+
+    /// Allocates a zeroed gradient buffer if `releaseGradient` freed it.
+    public func prepareGradient() {
+        if !holdsGradient { gradient = Tensor(shape: value.shape) }
+    }
+
+    /// Frees the gradient buffer until `prepareGradient` (local rules need a unit's gradients only
+    /// while that unit trains).
+    public func releaseGradient() {
+        gradient = Tensor(shape: [0])
+    }
 }
 
 /// A layer: a forward function and its vector–Jacobian product.

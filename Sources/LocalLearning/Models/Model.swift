@@ -9,6 +9,13 @@ public final class Model {
     public let blockOutputShapes: [[Int]]
     /// When set, training forwards and backwards sample it after every block.
     public var memoryMeter: MemoryMeter?
+    /// When true, a unit-local rule allocates a unit's parameter gradients just before that unit's
+    /// backward and frees them after its update, so at most one unit's gradients are live
+    /// (`LocalTraining`); setting it frees every gradient now. Rules that need all gradients at once
+    /// (bp, the FA family, dfa, reclra) must leave it false.
+    public var transientGradients = false {
+        didSet { if transientGradients { parameters.forEach { $0.releaseGradient() } } }
+    }
 
     /// Checks that the blocks chain from `inputShape` to `[classes]`.
     public init(blocks: [Block], inputShape: [Int], classes: Int, spec: String = "custom") throws {

@@ -80,8 +80,11 @@ public enum LocalTraining {
         var activation = input
         for layer in layers { activation = layer.forward(activation, mode: .training) }
         let (local, extra) = rule.unitLoss(block: unit.upperBound, activation: activation, labels: labels, state: &state, model: model)
-        train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)
-        optimizer.update(model.blocks[unit].flatMap(\.parameters) + extra, learningRate: learningRate)
+        let parameters = model.blocks[unit].flatMap(\.parameters)
+        withGradients(of: parameters, in: model) {
+            train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)
+            optimizer.update(parameters + extra, learningRate: learningRate)
+        }
         if rule.releasesActivations { layers.forEach { $0.releaseHeld() } }
         // The layers after the tap are pooling only: they behave the same in both modes.
         for layer in last.layers[(tap + 1)...] { activation = layer.forward(activation, mode: .evaluation) }
@@ -95,10 +98,22 @@ public enum LocalTraining {
         let layers = top.flatMap(\.layers)
         let logits = layers.reduce(input) { $1.forward($0, mode: .training) }
         let loss = SoftmaxCrossEntropy()(logits, labels: labels)
-        train(layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
-        optimizer.update(top.flatMap(\.parameters), learningRate: learningRate)
+        let parameters = top.flatMap(\.parameters)
+        withGradients(of: parameters, in: model) {
+            train(layers, gradient: loss.gradient, inFlight: [input, logits], model: model)
+            optimizer.update(parameters, learningRate: learningRate)
+        }
         if rule.releasesActivations { layers.forEach { $0.releaseHeld() } }
         return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: labels), count: labels.count)
+    }
+
+    /// Runs `body` (a backward and its update) with `parameters`' gradients allocated; with
+    /// `model.transientGradients` they are allocated here and freed afterwards.
+    static func withGradients(of parameters: [Parameter], in model: Model, _ body: () -> Void) {
+        guard model.transientGradients else { return body() }
+        parameters.forEach { $0.prepareGradient() }
+        body()
+        parameters.forEach { $0.releaseGradient() }
     }
 
     /// Backward from the last of `layers` down to the first with parameters, writing their gradients;

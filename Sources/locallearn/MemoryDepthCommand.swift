@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// SLL's claim that training memory stays flat with depth, measured: MLPs of equal-width hidden
+/// layers at several depths, each rule's engine-measured peak memory per depth.
+struct MemoryDepthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory-depth",
+        abstract: "Peak training memory of MLPs of growing depth, per rule (SLL's memory-invariance claim).",
+        discussion: """
+        For each depth D, mlp:INPUT-WIDTHxD-CLASSES:relu runs a few training steps per rule on synthetic input \
+        (memory does not depend on the data) while the engine measures what is live. Working memory is \
+        activations + gradients at their peak + rule state: what training needs beyond the parameters and their \
+        optimizer moments, which grow with depth alike for every rule. Local rules run with transient \
+        gradients (a unit's gradients exist only while it trains) unless --keep-gradients.
+        """
+    )
+
+    @Option(help: "Hidden-layer counts, comma-separated.")
+    var depths = "2,4,8,16"
+
+    @Option(help: "Hidden-layer width.")
+    var width = 1000
+
+    @Option(help: "Input features.")
+    var input = 784
+
+    @Option(help: "Number of classes.")
+    var classes = 10
+
+    @Option(help: "Rules, comma-separated.")
+    var rules = "bp,sll"
+
+    @Option(help: "Batch size.")
+    var batchSize = 128
+
+    @Flag(help: "Keep every gradient allocated for local rules too.")
+    var keepGradients = false
+
+    @Option(help: "BLAS threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard depths.split(separator: ",").allSatisfy({ Int($0).map { $0 > 0 } ?? false }) else {
+            throw ValidationError("--depths must be positive integers separated by commas, got '\(depths)'")
+        }
+        guard width > 0, input > 0, classes > 1, batchSize > 1 else {
+            throw ValidationError("--width, --input and --batch-size must be positive and --classes at least 2")
+        }
+        for rule in rules.split(separator: ",") where RuleRegistry.make(String(rule)) == nil {
+            throw ValidationError("unknown rule '\(rule)'; expected some of: \(RuleRegistry.help)")
+        }
+    }
+
+    func run() throws {
+        Runtime.configure(threads: threads)
+        let depthList = depths.split(separator: ",").compactMap { Int($0) }
+        let names = rules.split(separator: ",").map(String.init)
+        let mib = TrainCommand.mebibytes
+        print("memory-depth: mlp:\(input)-\(width)xD-\(classes):relu, batch \(batchSize), adam; "
+              + (keepGradients ? "every gradient kept" : "local rules with transient gradients"))
+        print("| rule | D | working memory | activations | gradients | rule state | parameters + Adam | total |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        var growth: [(String, Int, Int, Int, Int)] = []
+        for name in names {
+            var reports: [MemoryReport] = []
+            for depth in depthList {
+                let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
+                let profile = try CostProfile.measure(rule: name, spec: spec, inputShape: [input], classes: classes,
+                                                      batchSize: batchSize, transientGradients: !keepGradients)
+                let m = profile.memory
+                reports.append(m)
+                print("| \(name) | \(depth) | \(mib(m.workingBytes)) | \(mib(m.peakActivationBytes)) | \(mib(m.gradientBytes)) "
+                      + "| \(mib(m.ruleStateBytes)) | \(mib(m.parameterBytes + m.optimizerBytes)) | \(mib(m.totalBytes)) |")
+            }
+            if let first = reports.first, let last = reports.last {
+                growth.append((name, first.workingBytes, last.workingBytes, first.totalBytes, last.totalBytes))
+            }
+        }
+        guard let shallow = depthList.first, let deep = depthList.last, depthList.count > 1 else { return }
+        for (name, w0, w1, t0, t1) in growth {
+            print("\(name): from D = \(shallow) to D = \(deep) working memory "
+                  + String(format: "%+.1f%%, total %+.1f%%", 100 * (Double(w1) / Double(w0) - 1), 100 * (Double(t1) / Double(t0) - 1)))
+        }
+    }
+}
