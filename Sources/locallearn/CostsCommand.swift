@@ -38,6 +38,12 @@ struct CostsCommand: ParsableCommand {
     @Option(help: "Optimizer whose state is counted: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var optimizer = "adam"
 
+    @Option(help: "AugLocal: auxiliary depth d.")
+    var auxDepth = 2
+
+    @Option(help: "AugLocal: pyramid coefficient τ.")
+    var pyramid: Float = 0.5
+
     @Flag(help: "Local rules: allocate a unit's gradients only while it trains (see train --transient-gradients).")
     var transientGradients = false
 
@@ -63,7 +69,8 @@ struct CostsCommand: ParsableCommand {
             let profile: CostProfile
             do {
                 profile = try CostProfile.measure(rule: name, spec: model, inputShape: shape, classes: classes,
-                                                  batchSize: batchSize, steps: steps, optimizer: kind, transientGradients: transientGradients)
+                                                  batchSize: batchSize, steps: steps, optimizer: kind,
+                                                  options: RuleOptions(auxDepth: auxDepth, pyramid: pyramid), transientGradients: transientGradients)
             } catch let error as ModelError {
                 throw CommandError(error.description)
             }
@@ -73,7 +80,8 @@ struct CostsCommand: ParsableCommand {
             if name == "bp" {
                 ratio = "1×"
             } else if let bp = bpSignal, let signal = profile.macs?.signal, signal > 0 {
-                ratio = String(format: "%.1f× fewer", Double(bp) / Double(signal))
+                ratio = signal <= bp ? String(format: "%.1f× fewer", Double(bp) / Double(signal))
+                                     : String(format: "%.1f× more", Double(signal) / Double(bp))
             } else {
                 ratio = "–"
             }
