@@ -77,7 +77,9 @@ final class AllreducingOptimizer: Optimizer {
         var offset = 0
         for p in parameters {
             let count = p.gradient.count
-            p.gradient = Tensor(shape: p.gradient.shape, scalars: Array(buffer[offset..<offset + count]))
+            p.gradient.withUnsafeMutableBufferPointer { g in
+                buffer.withUnsafeBufferPointer { b in g.baseAddress!.update(from: b.baseAddress! + offset, count: count) }
+            }
             offset += count
         }
         base.update(parameters, learningRate: learningRate)

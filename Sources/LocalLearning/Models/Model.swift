@@ -11,10 +11,14 @@ public final class Model {
     public var memoryMeter: MemoryMeter?
     /// When true, a unit-local rule allocates a unit's parameter gradients just before that unit's
     /// backward and frees them after its update, so at most one unit's gradients are live
-    /// (`LocalTraining`); setting it frees every gradient now. Rules that need all gradients at once
-    /// (bp, the FA family, dfa, reclra) must leave it false.
+    /// (`LocalTraining`); setting it frees every gradient now, clearing it allocates them again.
+    /// Rules that need all gradients at once (bp, the FA family, dfa, reclra) need it false.
     public var transientGradients = false {
-        didSet { if transientGradients { parameters.forEach { $0.releaseGradient() } } }
+        didSet {
+            for parameter in parameters {
+                if transientGradients { parameter.releaseGradient() } else { parameter.prepareGradient() }
+            }
+        }
     }
 
     /// Checks that the blocks chain from `inputShape` to `[classes]`.
