@@ -90,7 +90,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "rec-LRA: β, how far targets move against the displacement.")
     var beta: Float = 0.1
 
-    @Option(help: "rec-LRA: γ, the error synapses' update factor.")
+    @Option(help: "rec-LRA: γ, the error synapses' update factor; 0 keeps E fixed. Adaptive optimizers (adam, adamw, adamax) normalise γ away: there only γ = 0 versus γ > 0 matters.")
     var gamma: Float = 0.1
 
     @Option(help: "rec-LRA error-synapse rule: track-forward (ΔE = γ·ΔWᵀ of the next layer, as LRA-E; skip synapses use Eq. 6) or paper (Eq. 6, E moves by −γ·d·eᵀ).")

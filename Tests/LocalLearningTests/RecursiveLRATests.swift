@@ -94,6 +94,26 @@ struct RecursiveLRATests {
         #expect(model.weightedLayers[1].weight.value != initial, "W moved, and E with it")
     }
 
+    /// Eq. 6's step γ·E·e·eᵀ shrinks E along the errors it carries (Adam, which normalises γ away, at
+    /// full rate); γ = 0 keeps the skip synapses exactly fixed while the forward weights learn.
+    @Test func equationSixShrinksTheSynapsesAndGammaZeroKeepsThemFixed() throws {
+        func run(gamma: Float) throws -> (before: Tensor, after: Tensor, weightMoved: Bool) {
+            let model = try ModelSpec.build("mlp:6-5-4-3:tanh", inputShape: [6], classes: 3, seed: 2)
+            let rule = RecursiveLRA(.init(gamma: gamma, errorSynapses: .paper, wiring: .outputSkip, errorInitScale: 1))
+            rule.prepare(model)
+            let (before, w) = (rule.errorSynapses[0].value, model.weightedLayers[0].weight.value)
+            let adam = Adam(learningRate: 1e-2)
+            for seed in 1...20 { _ = rule.step(model: model, batch: Self.batch(8, features: 6, classes: 3, seed: UInt64(seed)), optimizer: adam) }
+            return (before, rule.errorSynapses[0].value, model.weightedLayers[0].weight.value != w)
+        }
+        let norm = { (t: Tensor) in t.scalars.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        let learning = try run(gamma: 0.1)
+        #expect(norm(learning.after) < 0.95 * norm(learning.before), "\(norm(learning.before)) → \(norm(learning.after))")
+        let fixed = try run(gamma: 0)
+        #expect(fixed.after == fixed.before)
+        #expect(fixed.weightMoved)
+    }
+
     @Test func signNetworksTrainWhileBackpropThroughSignGivesNoHiddenGradient() throws {
         let data = TrainingTests.blobs(count: 240, seed: 1)
         let spec = "mlp:16-32-32-3:sign"

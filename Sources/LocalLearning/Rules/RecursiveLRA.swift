@@ -19,6 +19,10 @@
 /// is applied. Both descend the layer's discrepancy ½‖e_ℓ‖² only if ΔW is subtracted and ΔE added
 /// (for small β, ∂½‖e_ℓ‖²/∂E ∝ +(φ′ ⊙ d_ℓ) e_jᵀ); subtracting ΔE instead grows E along the errors
 /// and diverged on MNIST within two epochs. So E moves by +ΔE: the optimizer is handed γ·d_ℓ·e_jᵀ.
+/// That step is γ·E·e_j·e_jᵀ: it shrinks E along the errors it carries, and an adaptive optimizer
+/// (which normalises γ away) keeps shrinking it at full rate — over tens of epochs the displacements
+/// fade and a sign network's accuracy decays. γ = 0 keeps E fixed (the recipe for sign and deep
+/// sigmoid networks with output-skip wiring in the README).
 ///
 /// E is drawn from N(0, σ²): for a dense chain link it is an [n_j, n_ℓ] matrix (the layout of the
 /// weight from ℓ to j). Once the errors are computed, every layer's update depends only on its own quantities,
