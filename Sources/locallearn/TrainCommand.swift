@@ -336,6 +336,12 @@ struct TrainCommand: ParsableCommand {
             print("MACs per training sample: forward \(Self.count(macs.forward)), learning signal \(Self.count(macs.signal)), "
                   + "weight update \(Self.count(macs.update))")
             try runLog?.write(type: "macs", macs)
+            // After macsPerSample, which prepared the rule: listing its parameters draws nothing new.
+            if let own = (learningRule as? RuleCheckpointing)?.ownParameters(network), !own.isEmpty {
+                let count = own.reduce(0) { $0 + $1.parameter.value.count }
+                print("the rule's own trained parameters (not used at inference): \(count), "
+                      + String(format: "%.1f%% of the model's", 100 * Double(count) / Double(max(network.parameterCount, 1))))
+            }
         }
 
         let conservation = diagnostics ? Self.conservationTracker(rule: learningRule, model: network) : nil
