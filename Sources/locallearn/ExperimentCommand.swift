@@ -60,12 +60,8 @@ struct FAConservationCommand: ParsableCommand {
         guard epochs > 0, samples > 0, lr > 0, decayEvery > 0, (0..<1).contains(labelNoise) else {
             throw ValidationError("--epochs, --samples, --decay-every and --lr must be positive and --label-noise in [0, 1)")
         }
-        guard widths.split(separator: ",").allSatisfy({ Int($0).map { $0 > 0 } ?? false }) else {
-            throw ValidationError("--widths must be positive integers separated by commas, got '\(widths)'")
-        }
-        for rule in rules.split(separator: ",") where RuleRegistry.make(String(rule)) == nil {
-            throw ValidationError("unknown rule '\(rule)'; expected some of: \(RuleRegistry.help)")
-        }
+        _ = try CommaList.positiveIntegers(widths, option: "--widths")
+        _ = try CommaList.ruleNames(rules)
     }
 
     func run() throws {
@@ -76,8 +72,8 @@ struct FAConservationCommand: ParsableCommand {
         }
         var configuration = FAConservationExperiment.Configuration()
         configuration.epochs = epochs
-        configuration.widths = widths.split(separator: ",").compactMap { Int($0) }
-        configuration.rules = rules.split(separator: ",").map(String.init)
+        configuration.widths = try CommaList.positiveIntegers(widths, option: "--widths")
+        configuration.rules = try CommaList.ruleNames(rules)
         configuration.samples = samples
         configuration.labelNoise = labelNoise
         configuration.learningRate = lr

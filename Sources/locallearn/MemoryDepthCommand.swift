@@ -42,21 +42,17 @@ struct MemoryDepthCommand: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard depths.split(separator: ",").allSatisfy({ Int($0).map { $0 > 0 } ?? false }) else {
-            throw ValidationError("--depths must be positive integers separated by commas, got '\(depths)'")
-        }
+        _ = try CommaList.positiveIntegers(depths, option: "--depths")
         guard width > 0, input > 0, classes > 1, batchSize > 1 else {
             throw ValidationError("--width, --input and --batch-size must be positive and --classes at least 2")
         }
-        for rule in rules.split(separator: ",") where RuleRegistry.make(String(rule)) == nil {
-            throw ValidationError("unknown rule '\(rule)'; expected some of: \(RuleRegistry.help)")
-        }
+        _ = try CommaList.ruleNames(rules)
     }
 
     func run() throws {
         Runtime.configure(threads: threads)
-        let depthList = depths.split(separator: ",").compactMap { Int($0) }
-        let names = rules.split(separator: ",").map(String.init)
+        let depthList = try CommaList.positiveIntegers(depths, option: "--depths")
+        let names = try CommaList.ruleNames(rules)
         let mib = TrainCommand.mebibytes
         print("memory-depth: mlp:\(input)-\(width)xD-\(classes):relu, batch \(batchSize), adam; "
               + (keepGradients ? "every gradient kept" : "local rules with transient gradients"))
