@@ -122,11 +122,16 @@ public final class MPIStageWorker {
             case .endOfStretch:
                 if let next { world.send([], to: next, tag: tag) }
                 context.synchroniseWeights()
+            case .checkpoint:
+                if let next { world.send(bytes, to: next, tag: tag) }
+                var answer = ByteWriter()
+                answer.text(MPIStageCheckpoint.save(bytes, context: context))
+                world.send(answer.bytes, to: 0, tag: StageTag.saved.rawValue)
             case .done, nil:
                 if let next { world.send([], to: next, tag: StageTag.done.rawValue) }
                 return
-            case .result:
-                preconditionFailure("rank \(rank) got a result message")
+            case .result, .saved:
+                preconditionFailure("rank \(rank) got a message meant for rank 0")
             }
         }
     }

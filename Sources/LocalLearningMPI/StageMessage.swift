@@ -10,6 +10,10 @@ enum StageTag: Int {
     case endOfStretch = 3
     /// Training is over: exit.
     case done = 4
+    /// Save your stage's checkpoint (folder and position), from rank k to rank k+1.
+    case checkpoint = 5
+    /// A rank's answer to `checkpoint`, to rank 0: empty, or why the save failed.
+    case saved = 6
 }
 
 /// Little-endian packing of the few kinds of values stages exchange.

@@ -35,5 +35,8 @@ struct RunConfiguration: Codable {
     var pyramid: Float?
     var stages: Int?
     var stageBoundaries: String?
+    var perUnitStages: Bool?
+    /// Set when the run trained its stages as this many MPI ranks (each saves its own stage file).
+    var mpiStageRanks: Int?
     var transientGradients: Bool?
 }

@@ -40,6 +40,7 @@ extension TrainCommand {
             "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 },
             "on-nan": text { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
             "stages": integer { $0.stages = $1 }, "stage-boundaries": text { $0.stageBoundaries = $1 },
+            "per-unit-stages": flag { $0.perUnitStages = $1 },
             "transient-gradients": flag { $0.transientGradients = $1 },
         ]
     }

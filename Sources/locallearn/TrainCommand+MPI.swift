@@ -70,12 +70,32 @@ extension TrainCommand {
             if let reason = DataParallelRule.unsupportedReason(RuleRegistry.make(rule)!) { throw CommandError("--data-parallel: \(reason)") }
             return .dataParallel(world)
         }
+        guard !perUnitStages else {
+            throw CommandError("--per-unit-stages shares stages among threads of one process; over MPI every rank owns a fixed stage")
+        }
         guard stages == world.size else {
             throw CommandError("started by mpirun with \(world.size) ranks: pass --data-parallel, or --stages \(world.size) for one stage per rank")
         }
-        guard checkpointDir == nil, resume == nil else {
-            throw CommandError("--stages over MPI ranks does not write checkpoints yet (each rank holds part of the optimizer and rule state)")
-        }
         return .stages(world)
+    }
+}
+
+extension TrainCommand {
+    /// On rank k > 0 of MPI stages: restores the rank's own stage file, saved beside rank 0's checkpoint
+    /// at the same position.
+    static func restoreStage(of world: MPIWorld, beside checkpoint: (file: Safetensors.File, path: String), model: Model,
+                             rule: LearningRule, optimizer: Optimizer) throws {
+        let directory = URL(fileURLWithPath: checkpoint.path).deletingLastPathComponent().path
+        let path = "\(directory)/\(MPIStageCheckpoint.fileName(rank: world.rank))"
+        do {
+            let main = try TrainingCheckpoint.contents(of: checkpoint.file, path: checkpoint.path)
+            let contents = try TrainingCheckpoint.restore(Safetensors.read(path), path: path, model: model, rule: rule, optimizer: optimizer)
+            guard contents.position == main.position else {
+                throw CommandError("\(path) is from epoch \(contents.position.epoch + 1), step \(contents.position.step), but "
+                                   + "\(checkpoint.path) from epoch \(main.position.epoch + 1), step \(main.position.step): not one save")
+            }
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
     }
 }

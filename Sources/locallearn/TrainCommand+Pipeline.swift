@@ -22,6 +22,7 @@ extension TrainCommand {
         guard stages <= unitCount + 1 else {
             throw CommandError("--stages \(stages): \(model.spec) has \(unitCount) locally trained units, so at most \(unitCount + 1) stages")
         }
+        if perUnitStages { return StagePlan.perUnit(unitCount: unitCount) }
         guard let stageBoundaries else { return PipelinedTraining.balancedPlan(rule: local, model: model, stages: stages) }
         do {
             return try StagePlan.starting(at: Self.parseBoundaries(stageBoundaries)!, unitCount: unitCount)

@@ -20,7 +20,7 @@ extension TrainCommand {
         (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
         onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
-        (stages, stageBoundaries) = (c.stages ?? 1, c.stageBoundaries)
+        (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)
         transientGradients = c.transientGradients ?? false
     }
 }

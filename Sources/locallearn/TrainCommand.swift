@@ -129,7 +129,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AugLocal: pyramid coefficient τ (auxiliary depth falls linearly from d to d(1−τ)+τ).")
     var pyramid: Float = 0.5
 
-    @Option(help: "Pipeline the local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal) over this many stages, one thread each, balanced by MACs; each stage runs BLAS on one thread.")
+    @Option(help: "Pipeline the local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal) over this many stages, one thread each, balanced by MACs (with --per-unit-stages: this many threads sharing one stage per unit); each thread runs BLAS on one thread.")
     var stages = 1
 
     @Flag(help: "Under mpirun -np N: every rank trains on its share of each batch and gradients are averaged with MPI_Allreduce (any rule but reclra).")
@@ -137,6 +137,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "With --stages: the units where stages 2, 3, … begin, e.g. 2,4 (instead of balancing by MACs).")
     var stageBoundaries: String?
+
+    @Flag(help: "With --stages S (threads): make every unit its own stage (the classifier one more) and let the S threads share them, a free thread taking the deepest stage with a batch waiting; balances units of unequal cost. Same weights as without it.")
+    var perUnitStages = false
 
     @Flag(help: "Local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal): allocate a unit's parameter gradients only while it trains, so at most one unit's are live (less memory, a little slower).")
     var transientGradients = false
@@ -180,6 +183,10 @@ struct TrainCommand: ParsableCommand {
             guard bounds.count == stages - 1 else {
                 throw ValidationError("--stage-boundaries names \(bounds.count) boundaries; --stages \(stages) needs \(stages - 1)")
             }
+        }
+        if perUnitStages {
+            guard stages > 1 else { throw ValidationError("--per-unit-stages shares the stages among --stages threads; pass --stages 2 or more") }
+            guard stageBoundaries == nil else { throw ValidationError("--per-unit-stages and --stage-boundaries cannot be combined: every unit is a stage") }
         }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
@@ -227,7 +234,7 @@ struct TrainCommand: ParsableCommand {
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid,
-                         stages: stages, stageBoundaries: stageBoundaries, transientGradients: transientGradients)
+                         stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients)
     }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
@@ -254,10 +261,17 @@ struct TrainCommand: ParsableCommand {
             guard let saved = try? JSONDecoder().decode(RunConfiguration.self, from: Data(contents.configuration.utf8)) else {
                 throw CommandError("\(path): the saved configuration cannot be read by this version")
             }
+            let ranks = MPIWorld.isLaunchedWithSeveralRanks ? MPIWorld.shared.size : 1
+            if let saved = saved.mpiStageRanks, saved != ranks {
+                throw CommandError("\(path) was saved by \(saved) MPI stage ranks, each holding its stage's state: resume it with "
+                                   + "mpirun -np \(saved) locallearn train --resume \(resume)")
+            }
             var command = self
             command.adopt(saved)
             if command.checkpointDir == nil { command.checkpointDir = URL(fileURLWithPath: path).deletingLastPathComponent().path }
-            print("resuming \(path): epoch \(contents.position.epoch + 1), step \(contents.position.step) (saved configuration; other options ignored)")
+            if ranks == 1 || MPIWorld.shared.rank == 0 {
+                print("resuming \(path): epoch \(contents.position.epoch + 1), step \(contents.position.step) (saved configuration; other options ignored)")
+            }
             try command.execute(resuming: (file, path))
         } catch let error as CheckpointError {
             throw CommandError(error.description)
@@ -314,7 +328,11 @@ struct TrainCommand: ParsableCommand {
         trainer.onNonFiniteLoss = NonFinitePolicy(rawValue: onNaN)!
         let plan = try pipelinePlan(rule: learningRule, model: network)
         trainer.pipeline = plan
+        trainer.pipelineThreads = perUnitStages ? stages : nil
         trainer.stopRequested = { Runtime.interruptRequested }
+        if let checkpoint, case let .stages(world) = mpi, world.rank > 0 {
+            try Self.restoreStage(of: world, beside: checkpoint, model: network, rule: learningRule, optimizer: opt)
+        }
         let stagePipeline = try mpi.stagePipeline(plan: plan, rule: learningRule, model: network, optimizer: opt)
         guard mpi.runsTrainingLoop else { return }
         defer { stagePipeline?.shutdown() }
@@ -324,13 +342,16 @@ struct TrainCommand: ParsableCommand {
               + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if let plan {
-            print("pipeline: \(plan.count) stages on \(plan.count) \(stagePipeline == nil ? "threads" : "MPI ranks"), 1 BLAS thread each (\(plan))"
+            let workers = perUnitStages ? "shared by \(stages) threads" : "on \(plan.count) \(stagePipeline == nil ? "threads" : "MPI ranks")"
+            print("pipeline: \(plan.count) stages \(workers), 1 BLAS thread each (\(plan))"
                   + (threads != 1 ? "; --threads \(threads) ignored" : ""))
         }
         if showModel { print(network.summary) }
         if case let .dataParallel(world) = mpi { print("data-parallel over \(world.size) MPI ranks: each takes 1/\(world.size) of every batch") }
         let runLog = mpi.writesFiles ? try log.map { try RunLog(path: $0) } : nil
-        try runLog?.write(type: "config", runConfiguration)
+        var configuration = runConfiguration
+        if case let .stages(world) = mpi { configuration.mpiStageRanks = world.size }
+        try runLog?.write(type: "config", configuration)
         if let costs = learningRule as? RuleCosts {
             let macs = costs.macsPerSample(network)
             print("MACs per training sample: forward \(Self.count(macs.forward)), learning signal \(Self.count(macs.signal)), "
@@ -360,11 +381,12 @@ struct TrainCommand: ParsableCommand {
             (start, done) = (contents.position, contents.reports)
             for report in done { print(Self.format(report, epochs: epochs)) }
         }
-        let configurationJSON = try String(decoding: JSONEncoder().encode(runConfiguration), as: UTF8.self)
+        let configurationJSON = try String(decoding: JSONEncoder().encode(configuration), as: UTF8.self)
         func saveCheckpoint(_ directory: String, _ position: TrainingPosition) throws {
             do {
                 try TrainingCheckpoint.save(to: directory, model: network, rule: learningRule, optimizer: opt, position: position,
                                             reports: done, configuration: configurationJSON)
+                try stagePipeline?.saveStages(to: directory, position: position)
             } catch let error as CheckpointError {
                 throw CommandError(error.description)
             }

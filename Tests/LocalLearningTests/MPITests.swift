@@ -81,6 +81,38 @@ struct MPITests {
         #expect(largestChange > 1e-3)
     }
 
+    @Test func stagesCheckpointPerRankAndResumeExactly() throws {
+        // SLL with dropout: rank 0 draws the projection masks, rank 1 owns the classifier's dropout generator.
+        let common = ["train", "--rule", "sll", "--model", "cnn:4,M,8,A2:fc16:dropout0.2", "--train-limit", "512", "--threads", "1",
+                      "--stages", "2"]
+        let (log, saved) = (Self.temporary("straight.jsonl"), Self.temporary("saved"))
+        defer { [log, saved].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let straight = try Self.run(common + ["--epochs", "2", "--log", log], ranks: 2)
+        #expect(straight.status == 0, "\(straight.output)")
+        let first = try Self.run(common + ["--epochs", "1", "--checkpoint-dir", saved], ranks: 2)
+        #expect(first.status == 0, "\(first.output)")
+        let main = "\(saved)/\(TrainingCheckpoint.fileName)"
+        #expect(FileManager.default.fileExists(atPath: "\(saved)/stage-2.safetensors"))
+        // Turn the one-epoch run into a two-epoch run saved after its first epoch (constant learning rate).
+        var file = try Safetensors.read(main)
+        var configuration = try JSONSerialization.jsonObject(with: Data(file.metadata["configuration"]!.utf8)) as! [String: Any]
+        #expect(configuration["mpiStageRanks"] as? Int == 2)
+        configuration["epochs"] = 2
+        file.metadata["configuration"] = String(decoding: try JSONSerialization.data(withJSONObject: configuration), as: UTF8.self)
+        try Safetensors.write(file, to: main)
+        let alone = try Self.run(["train", "--resume", saved])
+        #expect(alone.status != 0 && alone.output.contains("resume it with mpirun -np 2"), "\(alone.output)")
+        let resumedLog = "\(saved)/resumed.jsonl"
+        let resumed = try Self.run(["train", "--resume", saved, "--log", resumedLog], ranks: 2)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let (whole, rest) = (try Self.epochs(log), try Self.epochs(resumedLog))
+        #expect(whole.count == 2 && rest.count == 1 && rest[0] == whole[1], "straight \(whole) vs resumed \(rest)")
+        // Without rank 1's file rank 0 alone cannot continue: the resume fails, naming the file.
+        try FileManager.default.removeItem(atPath: "\(saved)/stage-2.safetensors")
+        let missing = try Self.run(["train", "--resume", saved], ranks: 2)
+        #expect(missing.status != 0 && missing.output.contains("stage-2.safetensors"), "\(missing.output)")
+    }
+
     @Test func misuseIsRefusedWithOneLine() throws {
         let alone = try Self.run(["train", "--data-parallel", "--epochs", "1"])
         #expect(alone.status != 0 && alone.output.contains("--data-parallel needs several processes"), "\(alone.output)")

@@ -27,6 +27,24 @@ struct PipelineTests {
         #expect(reports.map(\.trainLoss) == reference.map(\.trainLoss))
     }
 
+    @Test(arguments: [("lls-mxm", "cnn:4,M,8,A1:fc8:relu:dropout0.2"), ("sll", "mlp:16-12-10-3:relu:dropout0.1"),
+                      ("auglocal", "resnet:2"), ("dgl", "cnn:4,M,8,A1:fc8:relu")])
+    func threadsSharingPerUnitStagesGiveTheWeightsOfSequentialTraining(rule: String, spec: String) throws {
+        let sequential = try ResumeTests.makeRun(rule: rule, spec: spec)
+        let reference = try sequential.trainer.run()
+        let run = try ResumeTests.makeRun(rule: rule, spec: spec)
+        let local = run.rule as! any UnitLocalRule
+        local.prepare(run.model)
+        let units = local.units(of: run.model).count
+        run.trainer.pipeline = StagePlan.perUnit(unitCount: units)
+        run.trainer.pipelineThreads = 2
+        #expect(run.trainer.pipeline!.count == units + 1 && units >= 2)
+        let reports = try run.trainer.run()
+        #expect(run.model.parameters.map(\.value) == sequential.model.parameters.map(\.value), "\(rule): \(units + 1) stages, 2 threads")
+        #expect(reports.map(\.testAccuracy) == reference.map(\.testAccuracy))
+        #expect(reports.map(\.trainLoss) == reference.map(\.trainLoss))
+    }
+
     @Test func aStopDrainsThePipelineAndTheCheckpointResumesExactly() throws {
         let straight = try ResumeTests.makeRun(rule: "sll", spec: "mlp:16-12-10-3:relu:dropout0.1")
         let reference = try straight.trainer.run()
@@ -64,6 +82,12 @@ struct PipelineTests {
         #expect(StagePlan.balanced(unitCosts: [1, 1], topCost: 10, count: 3).stages == [0..<1, 1..<2, 2..<2])
         #expect(StagePlan.balanced(unitCosts: [5, 1, 1, 1, 5], topCost: 0, count: 3).stages == [0..<1, 1..<4, 4..<5])
         #expect(StagePlan.balanced(unitCosts: [3, 3, 3], topCost: 3, count: 1).stages == [0..<3])
+    }
+
+    @Test func perUnitPlansGiveEveryUnitAndTheClassifierAStage() {
+        #expect(StagePlan.perUnit(unitCount: 3).stages == [0..<1, 1..<2, 2..<3, 3..<3])
+        #expect(StagePlan.perUnit(unitCount: 0).stages == [0..<0])
+        #expect(StagePlan.perUnit(unitCount: 2).description == "stage 1: unit 0, stage 2: unit 1, stage 3: classifier")
     }
 
     @Test func explicitBoundaries() throws {

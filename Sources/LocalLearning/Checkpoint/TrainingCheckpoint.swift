@@ -51,8 +51,8 @@ public enum TrainingCheckpoint {
         return file
     }
 
-    /// Writes `<directory>/checkpoint.safetensors` atomically (the previous checkpoint survives a crash).
-    public static func save(to directory: String, model: Model, rule: LearningRule, optimizer: Optimizer,
+    /// Writes `<directory>/<name>` (default `checkpoint.safetensors`) atomically (the previous checkpoint survives a crash).
+    public static func save(to directory: String, name: String = fileName, model: Model, rule: LearningRule, optimizer: Optimizer,
                             position: TrainingPosition, reports: [EpochReport], configuration: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -60,7 +60,7 @@ public enum TrainingCheckpoint {
             throw CheckpointError.writeFailed(path: directory, reason: "cannot create the folder")
         }
         try Safetensors.write(file(model: model, rule: rule, optimizer: optimizer, position: position, reports: reports,
-                                   configuration: configuration), to: "\(directory)/\(fileName)")
+                                   configuration: configuration), to: "\(directory)/\(name)")
     }
 
     /// Reads a checkpoint's metadata without touching any model.

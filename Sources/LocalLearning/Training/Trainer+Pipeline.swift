@@ -27,7 +27,8 @@ extension Trainer {
             let secondsBefore = reached.trainSeconds
             let epochStart = DispatchTime.now().uptimeNanoseconds
             while reached.step < steps {
-                let pipeline = makePipeline?(localRule, plan) ?? PipelinedTraining(rule: localRule, model: model, optimizer: optimizer, plan: plan)
+                let pipeline = makePipeline?(localRule, plan) ?? PipelinedTraining(rule: localRule, model: model, optimizer: optimizer, plan: plan,
+                                                                                  threads: pipelineThreads)
                 pipeline.start()
                 var submitted = reached.step
                 func consume(_ result: PipelineResult) throws {

@@ -66,6 +66,8 @@ public final class Trainer {
     /// Run the rule's units as a pipeline of threads with this plan (`PipelinedTraining`); needs a
     /// `UnitLocalRule` and `onNonFiniteLoss == .stop`.
     public var pipeline: StagePlan?
+    /// Worker threads sharing the pipeline's stages (nil: one per stage).
+    public var pipelineThreads: Int?
     /// Asked after each batch a pipeline is handed: true stops handing it batches, lets it drain and
     /// calls `stepDone` with the position reached (so an interruption can save a checkpoint).
     public var stopRequested: () -> Bool = { false }

@@ -14,8 +14,14 @@ public struct StagePlan: Sendable, Equatable, CustomStringConvertible {
     public var count: Int { stages.count }
 
     public var description: String {
-        stages.enumerated().map { "stage \($0.offset + 1): units \($0.element.isEmpty ? "none" : "\($0.element.lowerBound)–\($0.element.upperBound - 1)")" }
-            .joined(separator: ", ")
+        stages.enumerated().map { index, units in
+            let what = switch units.count {
+            case 0: "classifier"
+            case 1: "unit \(units.lowerBound)"
+            default: "units \(units.lowerBound)–\(units.upperBound - 1)"
+            }
+            return "stage \(index + 1): \(what)"
+        }.joined(separator: ", ")
     }
 
     /// The blocks stage `stage` trains: its units' blocks, and for the last stage the blocks after the
@@ -54,6 +60,12 @@ public struct StagePlan: Sendable, Equatable, CustomStringConvertible {
         for s in stride(from: count, to: 0, by: -1) { bounds.append(cut[s][bounds.last!]) }
         bounds.reverse()
         return StagePlan(stages: zip(bounds, bounds.dropFirst()).map { $0..<$1 })
+    }
+
+    /// Every unit its own stage, and the global tail and classifier one more: the finest plan, for
+    /// worker threads that share the stages (`PipelinedTraining(threads:)`).
+    public static func perUnit(unitCount: Int) -> StagePlan {
+        StagePlan(stages: (0..<unitCount).map { $0..<($0 + 1) } + [unitCount..<unitCount])
     }
 
     /// Stages that begin at the given unit indices (after the first, which begins at 0), e.g. [2, 4]
