@@ -108,7 +108,7 @@ struct PipelineTests {
     }
 
     @Test func queuesHandItemsOverInOrderAcrossThreads() {
-        let queue = BlockingQueue<Int?>(capacity: 2)
+        let queue = BlockingQueue<Int?>()
         let received = BlockingQueue<[Int]>()
         Thread {
             var items: [Int] = []

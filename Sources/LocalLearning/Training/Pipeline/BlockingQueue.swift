@@ -1,22 +1,15 @@
 import Foundation
 
-/// A first-in-first-out queue between threads: `put` waits while `capacity` items are waiting,
-/// `take` waits while none is.
+/// A first-in-first-out queue between threads: `take` waits while no item is waiting. (The
+/// pipeline bounds its batches in flight itself, so `put` never waits.)
 final class BlockingQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var head = 0
-    private let capacity: Int
     private let condition = NSCondition()
-
-    init(capacity: Int = .max) {
-        precondition(capacity >= 1, "a queue holds at least one item")
-        self.capacity = capacity
-    }
 
     func put(_ item: Element) {
         condition.lock()
         defer { condition.unlock() }
-        while items.count - head >= capacity { condition.wait() }
         items.append(item)
         condition.broadcast()
     }
@@ -43,7 +36,6 @@ final class BlockingQueue<Element>: @unchecked Sendable {
             items.removeFirst(head)
             head = 0
         }
-        condition.broadcast()
         return item
     }
 }
