@@ -36,6 +36,8 @@ extension TrainCommand {
             "beta": number { $0.beta = $1 }, "gamma": number { $0.gamma = $1 }, "error-synapses": text { $0.errorSynapses = $1 },
             "wiring": text { $0.wiring = $1 }, "error-init": number { $0.errorInit = $1 }, "sll-codes": integer { $0.sllCodes = $1 },
             "sll-dropout": number { $0.sllDropout = $1 }, "sll-lambda": number { $0.sllLambda = $1 },
+            "sll-projection": text { $0.sllProjection = $1 }, "sll-scale": number { $0.sllScale = $1 },
+            "sll-input-prior": text { $0.sllInputPrior = $1 },
             "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
             "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 },
             "on-nan": text { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },

@@ -18,6 +18,7 @@ extension TrainCommand {
         (beta, gamma, errorSynapses, wiring, errorInit) = (c.recLRA.beta, c.recLRA.gamma, c.recLRA.errorSynapses.rawValue, c.recLRA.wiring.rawValue,
                                                           c.recLRA.errorInitScale)
         (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
+        (sllProjection, sllScale, sllInputPrior) = (c.sll.distribution.rawValue, c.sll.scale, c.sll.inputPrior.rawValue)
         onNaN = c.onNaN ?? NonFinitePolicy.stop.rawValue
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
         (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)

@@ -111,6 +111,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "SLL: weight λ of the Bhattacharyya term.")
     var sllLambda: Float = 1
 
+    @Option(help: "SLL: distribution of the projection entries: gaussian, rademacher or sparse (Achlioptas), all of variance scale²/D.")
+    var sllProjection = SLL.ProjectionDistribution.gaussian.rawValue
+
+    @Option(help: "SLL: factor on the projection's standard deviation 1/√D (scales the codes, an inverse softmax temperature).")
+    var sllScale: Float = 1
+
+    @Option(help: "SLL: the first block's prior: projection (softmax of a fixed random projection of the input) or uniform.")
+    var sllInputPrior = SLL.InputPrior.projection.rawValue
+
     @Option(help: "Local rules (lls, lls-m, lls-mxm, sll): train this many consecutive blocks as one unit, with backprop inside it (sll with N > 1 is SLL+).")
     var localUnit = 1
 
@@ -172,6 +181,13 @@ struct TrainCommand: ParsableCommand {
         }
         guard sllCodes >= 0, sllDropout >= 0, sllDropout < 1, sllLambda >= 0, sllLambda.isFinite else {
             throw ValidationError("--sll-codes must be ≥ 0, --sll-dropout in [0, 1) and --sll-lambda ≥ 0")
+        }
+        guard SLL.ProjectionDistribution(rawValue: sllProjection) != nil else {
+            throw ValidationError("unknown --sll-projection '\(sllProjection)'; expected gaussian, rademacher or sparse")
+        }
+        guard sllScale > 0, sllScale.isFinite else { throw ValidationError("--sll-scale must be positive, got \(sllScale)") }
+        guard SLL.InputPrior(rawValue: sllInputPrior) != nil else {
+            throw ValidationError("unknown --sll-input-prior '\(sllInputPrior)'; expected projection or uniform")
         }
         guard NonFinitePolicy(rawValue: onNaN) != nil else { throw ValidationError("unknown --on-nan '\(onNaN)'; expected stop or skip-batch") }
         guard auxDepth >= 1, pyramid >= 0, pyramid <= 1 else { throw ValidationError("--aux-depth must be ≥ 1 and --pyramid in [0, 1]") }
@@ -243,7 +259,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     var sllConfiguration: SLL.Configuration {
-        SLL.Configuration(codes: sllCodes, dropout: sllDropout, lambda: sllLambda, unitSize: localUnit)
+        SLL.Configuration(codes: sllCodes, dropout: sllDropout, lambda: sllLambda, unitSize: localUnit,
+                          distribution: SLL.ProjectionDistribution(rawValue: sllProjection)!, scale: sllScale,
+                          inputPrior: SLL.InputPrior(rawValue: sllInputPrior)!)
     }
 
     func run() throws {

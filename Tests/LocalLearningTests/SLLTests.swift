@@ -61,6 +61,51 @@ struct SLLTests {
         #expect(sll.projection(0, training: false) == fixed)
     }
 
+    @Test func projectionDistributionsHaveTheVarianceOfTheirScale() throws {
+        let model = try ModelSpec.build("mlp:400-300-3:relu", inputShape: [400], classes: 3)
+        for distribution in SLL.ProjectionDistribution.allCases {
+            let sll = SLL(.init(codes: 20, distribution: distribution, scale: 2))
+            sll.prepare(model)
+            let r = sll.projections[0]!.scalars  // 20 × 300
+            let variance = r.reduce(0) { $0 + Double($1 * $1) } / Double(r.count)
+            #expect(abs(variance * 300 / 4 - 1) < 0.05, "\(distribution): \(variance * 300 / 4)")
+            let zeros = Double(r.filter { $0 == 0 }.count) / Double(r.count)
+            switch distribution {
+            case .gaussian: #expect(zeros == 0)
+            case .rademacher: #expect(r.allSatisfy { abs(abs($0) - 2 / Float(300).squareRoot()) < 1e-6 })
+            case .sparse: #expect(abs(zeros - 2.0 / 3) < 0.02)
+            }
+        }
+    }
+
+    @Test func uniformInputPriorDrawsNoInputProjection() throws {
+        let data = TrainingTests.blobs(count: 32, seed: 1)
+        let model = try ModelSpec.build("mlp:16-12-10-3:relu", inputShape: data.sampleShape, classes: 3, seed: 1)
+        let uniform = SLL(.init(inputPrior: .uniform)), projected = SLL()
+        uniform.prepare(model); projected.prepare(model)
+        #expect(uniform.projections[-1] == nil && projected.projections[-1] != nil)
+        #expect(uniform.projections[0] == projected.projections[0])
+        let batch = Batch(images: data.images, labels: data.labels)
+        let prior = uniform.beginStep(batch, model: model).tensors[SLL.priorKey]!
+        #expect(prior.shape == [32, 3] && prior.scalars.allSatisfy { $0 == 0 })
+        // The first block's loss is then CE + λ·D_B(q, uniform): a different update from the projected prior's.
+        func firstBlock(_ rule: SLL) throws -> [Tensor] {
+            let m = try ModelSpec.build("mlp:16-12-10-3:relu", inputShape: data.sampleShape, classes: 3, seed: 1)
+            _ = rule.step(model: m, batch: batch, optimizer: SGD(learningRate: 0.1))
+            return m.blocks[0].parameters.map(\.value)
+        }
+        #expect(try firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))) != firstBlock(SLL(.init(dropout: 0))))
+        #expect(try firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))) == firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))))
+    }
+
+    @Test func configurationsSavedBeforeTheNewOptionsReadAsTheDefaults() throws {
+        let old = #"{"codes":128,"dropout":0.2,"lambda":3,"unitSize":1,"releaseActivations":true}"#
+        let c = try JSONDecoder().decode(SLL.Configuration.self, from: Data(old.utf8))
+        #expect(c == SLL.Configuration(codes: 128, dropout: 0.2, lambda: 3))
+        let custom = SLL.Configuration(distribution: .sparse, scale: 3, inputPrior: .uniform)
+        #expect(try JSONDecoder().decode(SLL.Configuration.self, from: JSONEncoder().encode(custom)) == custom)
+    }
+
     @Test func localLossGradientMatchesFiniteDifferences() throws {
         let sll = SLL(.init(codes: 6))
         let prior = Self.logits(4, 6, seed: 5), codes = Self.logits(4, 6, seed: 6)

@@ -9,11 +9,30 @@
 ///   prior is the same construction on the input x with its own fixed R_0.
 /// - L_l = CE(softmax of the first C codes, y) + λ·D_B(q_l, π_l) (`Bhattacharyya`).
 ///
-/// Choices the paper leaves open, and the defaults here: Gaussian R scaled 1/√D (norm-preserving in
-/// expectation), d = C, p = 0.1, λ = 1, mask resampled every step, prior from the parent's own
-/// projection. The classifier trains with cross-entropy on its detached input; prediction is the
-/// plain forward pass.
+/// Choices the paper leaves open, each an option, and the defaults here: Gaussian R with standard
+/// deviation 1/√D (norm-preserving in expectation; Rademacher and Achlioptas-sparse entries of the
+/// same variance, and a scale factor, are the alternatives), d = C, p = 0.1, λ = 1, mask resampled
+/// every step, prior from the parent's own projection and, for the first block, from a fixed
+/// projection of the input (or uniform). The classifier trains with cross-entropy on its detached
+/// input; prediction is the plain forward pass.
 public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
+    /// The distribution of R's entries; all three are sub-Gaussian with variance scale²/D.
+    public enum ProjectionDistribution: String, Sendable, Codable, CaseIterable {
+        case gaussian
+        /// ±scale/√D with equal probability.
+        case rademacher
+        /// Achlioptas: √3·scale/√D times +1 or −1 (probability 1/6 each), else 0.
+        case sparse
+    }
+
+    /// The first block's prior π_1.
+    public enum InputPrior: String, Sendable, Codable, CaseIterable {
+        /// softmax(R̃_0 x) with its own fixed projection of the input.
+        case projection
+        /// The uniform distribution over the codes (no input-dependent prior).
+        case uniform
+    }
+
     public struct Configuration: Sendable, Equatable, Codable {
         /// Number of codes d (0: the number of classes).
         public var codes = 0
@@ -22,12 +41,33 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
         /// Consecutive blocks trained as one unit (SLL+ when > 1).
         public var unitSize = 1
         public var releaseActivations = true
+        public var distribution = ProjectionDistribution.gaussian
+        /// Multiplies R's standard deviation 1/√D (the codes' scale, an inverse softmax temperature).
+        public var scale: Float = 1
+        public var inputPrior = InputPrior.projection
 
-        public init(codes: Int = 0, dropout: Float = 0.1, lambda: Float = 1, unitSize: Int = 1) {
+        public init(codes: Int = 0, dropout: Float = 0.1, lambda: Float = 1, unitSize: Int = 1,
+                    distribution: ProjectionDistribution = .gaussian, scale: Float = 1, inputPrior: InputPrior = .projection) {
             self.codes = codes
             self.dropout = dropout
             self.lambda = lambda
             self.unitSize = unitSize
+            self.distribution = distribution
+            self.scale = scale
+            self.inputPrior = inputPrior
+        }
+
+        enum CodingKeys: String, CodingKey { case codes, dropout, lambda, unitSize, releaseActivations, distribution, scale, inputPrior }
+
+        /// Reads configurations saved before `distribution`, `scale` and `inputPrior` existed as the defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(codes: try c.decode(Int.self, forKey: .codes), dropout: try c.decode(Float.self, forKey: .dropout),
+                      lambda: try c.decode(Float.self, forKey: .lambda), unitSize: try c.decode(Int.self, forKey: .unitSize),
+                      distribution: try c.decodeIfPresent(ProjectionDistribution.self, forKey: .distribution) ?? .gaussian,
+                      scale: try c.decodeIfPresent(Float.self, forKey: .scale) ?? 1,
+                      inputPrior: try c.decodeIfPresent(InputPrior.self, forKey: .inputPrior) ?? .projection)
+            releaseActivations = try c.decode(Bool.self, forKey: .releaseActivations)
         }
     }
 
@@ -35,11 +75,13 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
     private let seed: UInt64
     /// Draws the dropout masks, one per projection per step, in block order.
     private var maskGenerator: SeededGenerator
-    /// R_0 (input), then R_l for each unit's last block, keyed by block index (−1 for the input).
+    /// R_0 (input; absent with a uniform input prior), then R_l for each unit's last block, keyed by
+    /// block index (−1 for the input).
     public private(set) var projections: [Int: Tensor] = [:]
 
     public init(_ configuration: Configuration = Configuration(), seed: UInt64 = 1) {
         precondition(configuration.dropout >= 0 && configuration.dropout < 1, "SLL dropout must be in [0, 1)")
+        precondition(configuration.scale > 0 && configuration.scale.isFinite, "SLL projection scale must be positive")
         self.configuration = configuration
         self.seed = seed
         maskGenerator = SeededGenerator(seed: seed ^ 0x5_11E5)
@@ -59,13 +101,24 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
         let d = codeCount(model)
         precondition(d >= model.classes, "SLL needs at least as many codes as classes")
         let shapes = SignalTap.hiddenShapes(of: model)
-        let sizes = [(-1, model.inputShape.reduce(1, *))]
-            + LocalTraining.units(of: model, size: configuration.unitSize).map { ($0.upperBound, shapes[$0.upperBound].reduce(1, *)) }
+        let input = configuration.inputPrior == .projection ? [(-1, model.inputShape.reduce(1, *))] : []
+        let sizes = input + LocalTraining.units(of: model, size: configuration.unitSize).map { ($0.upperBound, shapes[$0.upperBound].reduce(1, *)) }
         for (index, size) in sizes {
             // Each projection from its own stream: R_l does not depend on how many blocks follow.
             var rng = SeededGenerator(seed: seed ^ 0x9_0000 &+ UInt64(index + 1))
-            let sd = 1 / Float(size).squareRoot()
-            projections[index] = Tensor(shape: [d, size]).mapped { _ in sd * rng.nextNormal() }
+            let sd = configuration.scale / Float(size).squareRoot()
+            projections[index] = Tensor(shape: [d, size]).mapped { _ in sd * Self.entry(configuration.distribution, using: &rng) }
+        }
+    }
+
+    /// One entry of unit variance from `distribution`.
+    static func entry(_ distribution: ProjectionDistribution, using rng: inout SeededGenerator) -> Float {
+        switch distribution {
+        case .gaussian: return rng.nextNormal()
+        case .rademacher: return rng.nextUniform() < 0.5 ? -1 : 1
+        case .sparse:
+            let u = rng.nextUniform()
+            return u < 1.0 / 6 ? -Float(3).squareRoot() : u < 2.0 / 6 ? Float(3).squareRoot() : 0
         }
     }
 
@@ -109,10 +162,12 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
     static let priorKey = Int.min
 
     /// Draws this step's masks up front, in the order of the blocks (the input's first), and the
-    /// input's codes, the first unit's prior.
+    /// first unit's prior: the input's codes, or zero logits (uniform).
     public func beginStep(_ batch: Batch, model: Model) -> LocalStepState {
         var state = LocalStepState()
-        state.tensors[Self.priorKey] = codes(-1, batch.images, projection: projection(-1, training: true))
+        state.tensors[Self.priorKey] = configuration.inputPrior == .uniform
+            ? Tensor(shape: [batch.images.shape[0], codeCount(model)])
+            : codes(-1, batch.images, projection: projection(-1, training: true))
         for unit in units(of: model) { state.tensors[unit.upperBound] = projection(unit.upperBound, training: true) }
         return state
     }
@@ -126,7 +181,8 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
         return (LossResult(loss: loss.loss, gradient: gradient), [])
     }
 
-    /// Signal per unit: the projection and its transpose (2·d·D) plus the input's projection (d·D_0).
+    /// Signal per unit: the projection and its transpose (2·d·D) plus the input's projection (d·D_0)
+    /// when the first prior comes from one.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
         let d = codeCount(model)
