@@ -89,11 +89,7 @@ struct SLLTests {
         let prior = uniform.beginStep(batch, model: model).tensors[SLL.priorKey]!
         #expect(prior.shape == [32, 3] && prior.scalars.allSatisfy { $0 == 0 })
         // The first block's loss is then CE + λ·D_B(q, uniform): a different update from the projected prior's.
-        func firstBlock(_ rule: SLL) throws -> [Tensor] {
-            let m = try ModelSpec.build("mlp:16-12-10-3:relu", inputShape: data.sampleShape, classes: 3, seed: 1)
-            _ = rule.step(model: m, batch: batch, optimizer: SGD(learningRate: 0.1))
-            return m.blocks[0].parameters.map(\.value)
-        }
+        func firstBlock(_ rule: SLL) throws -> [Tensor] { try Self.firstBlockAfterOneStep("mlp:16-12-10-3:relu", rule: rule, seed: 1) }
         #expect(try firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))) != firstBlock(SLL(.init(dropout: 0))))
         #expect(try firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))) == firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))))
     }
