@@ -18,8 +18,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Model whose layers `--only layers` times.")
     var model = "smallconv"
 
-    @Option(help: "Which parts to run: kernels, layers, mlp, smallconv (comma-separated).")
+    @Option(help: "Per-sample input shape of `--only layers`, CxHxW.")
+    var input = "1x28x28"
+
+    @Option(help: "Which parts to run: \(Self.parts.joined(separator: ", ")) (comma-separated).")
     var only = "kernels,mlp,smallconv"
+
+    static let parts = ["kernels", "layers", "mlp", "smallconv"]
 
     @Option(help: "Epochs to time per workload (the best is reported).")
     var epochs = 1
@@ -27,8 +32,32 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
 
+    var inputShape: [Int] { input.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) } }
+
+    func validate() throws {
+        let names = only.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if let unknown = names.first(where: { !Self.parts.contains($0) }) {
+            throw ValidationError("unknown --only part '\(unknown)'; expected some of: \(Self.parts.joined(separator: ", "))")
+        }
+        guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be in 1…1000, got \(epochs)") }
+        let shape = inputShape
+        guard shape.count == 3, input.split(separator: "x", omittingEmptySubsequences: false).count == 3,
+              shape.allSatisfy({ $0 > 0 && $0 <= 4096 }) else {
+            throw ValidationError("bad --input '\(input)'; expected CxHxW such as 3x32x32")
+        }
+        if names.contains("layers") {
+            do {
+                try ModelSpec.footprint(model, inputShape: shape, classes: 10).check(model, batchSize: 128)
+            } catch let error as ModelError {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+
     func run() throws {
         Runtime.configure(threads: threads)
+        if let json { try OutputPath.checkFile(json, option: "--json") }
         let parts = Set(only.split(separator: ",").map(String.init))
         var results: [String: Double] = [:]
         print("locallearn bench: \(threads) BLAS thread\(threads == 1 ? "" : "s")")
@@ -100,15 +129,21 @@ struct BenchCommand: ParsableCommand {
         return out
     }
 
-    /// Forward and backward wall time of each layer of `model` at batch 128 on random 28×28 inputs.
+    /// Forward and backward wall time of each of `model`'s blocks' layers (a residual unit as one:
+    /// its body and shortcut take different inputs) at batch 128 on random inputs of `--input`.
     func layerTimes() throws {
         var rng = SeededGenerator(seed: 5)
-        let network = try ModelSpec.build(model, inputShape: [1, 28, 28], classes: 10, seed: 1)
-        var x = Tensor.uniform([128, 1, 28, 28], bound: 1, using: &rng)
+        let network: Model
+        do {
+            network = try ModelSpec.build(model, inputShape: inputShape, classes: 10, seed: 1)
+        } catch let error as ModelError {
+            throw CommandError(error.description)
+        }
+        var x = Tensor.uniform([128] + inputShape, bound: 1, using: &rng)
         var inputs: [Tensor] = []
-        print("  \(model), batch 128: per-layer forward / backward (median ms)")
+        print("  \(model), input \(input), batch 128: per-layer forward / backward (median ms)")
         var total = (0.0, 0.0)
-        for layer in network.layers {
+        for layer in network.blocks.flatMap(\.layers) {
             inputs.append(x)
             let input = x
             let forward = time(repeats: 5) { x = layer.forward(input, mode: .training) }

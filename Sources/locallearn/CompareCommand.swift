@@ -73,7 +73,20 @@ struct CompareCommand: ParsableCommand {
         }
         guard !ruleList.isEmpty else { throw ValidationError("--rules is empty") }
         guard epochs > 0, batchSize > 0, threads > 0 else { throw ValidationError("--epochs, --batch-size and --threads must be ≥ 1") }
-        do { _ = try parsedOverrides() } catch let error as RecipeError { throw ValidationError(error.description) }
+        let overrides: [RuleRecipe.Override]
+        do { overrides = try parsedOverrides() } catch let error as RecipeError { throw ValidationError(error.description) }
+        // Every child run's arguments pass `train`'s own validation here, before anything trains.
+        for rule in ruleList {
+            let recipe: RuleRecipe
+            do { recipe = try RuleRecipe.resolve(rule, overrides: overrides) } catch let error as RecipeError {
+                throw ValidationError(error.description)
+            }
+            do {
+                _ = try TrainCommand.parse(Array(trainArguments(rule: rule, recipe: recipe, log: "\(out)/\(rule).jsonl").dropFirst()))
+            } catch {
+                throw ValidationError("rule \(rule) with its recipe and --set: \(TrainCommand.message(for: error))")
+            }
+        }
     }
 
     var ruleList: [String] { rules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -88,7 +101,7 @@ struct CompareCommand: ParsableCommand {
         } catch let error as ModelError {
             throw CommandError(error.description)
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try OutputPath.prepareDirectory(out, option: "--out")
         let overrides = try parsedOverrides()
         print("locallearn compare: \(ruleList.joined(separator: ", ")) on \(model), \(dataset), \(epochs) epochs, batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s") per run → \(out)/")
@@ -96,7 +109,7 @@ struct CompareCommand: ParsableCommand {
         for rule in ruleList {
             let recipe = try RuleRecipe.resolve(rule, overrides: overrides)
             let row: ComparisonRow
-            if let reason = (RuleRegistry.make(rule, seed: seed) as? ModelRequirements)?.unsupportedReason(for: network) {
+            if let reason = RuleRegistry.make(rule, seed: seed)?.refusal(for: network) {
                 row = ComparisonRow(rule: rule, status: .notApplicable(reason: reason), recipe: recipe)
             } else {
                 print("── \(rule): \(recipe.optimizer.rawValue) lr \(recipe.learningRate)")
@@ -115,14 +128,18 @@ struct CompareCommand: ParsableCommand {
         try HTMLReport.render(title: "locallearn compare", subtitle: subtitle, rows: rows)
             .write(toFile: "\(out)/report.html", atomically: true, encoding: .utf8)
         print("wrote \(out)/results.md, \(out)/results.csv, \(out)/report.html and one JSONL log per run")
+        let failed = rows.filter { if case .failed = $0.status { true } else { false } }.map(\.rule)
+        if !failed.isEmpty {
+            throw CommandError("\(failed.count) of \(rows.count) runs failed (\(failed.joined(separator: ", "))); their rows give the reason")
+        }
     }
 
     /// The `train` arguments of one rule's run.
     func trainArguments(rule: String, recipe: RuleRecipe, log: String) -> [String] {
         var args = ["train", "--rule", rule, "--model", model, "--dataset", dataset, "--epochs", "\(epochs)",
                     "--batch-size", "\(batchSize)", "--seed", "\(seed)", "--threads", "\(threads)",
-                    "--optimizer", recipe.optimizer.rawValue, "--lr", "\(recipe.learningRate)", "--momentum", "\(recipe.momentum)",
-                    "--weight-decay", "\(recipe.weightDecay)", "--schedule", schedule, "--crop-padding", "\(cropPadding)", "--log", log]
+                    "--optimizer", recipe.optimizer.rawValue, "--lr=\(recipe.learningRate)", "--momentum=\(recipe.momentum)",
+                    "--weight-decay=\(recipe.weightDecay)", "--schedule", schedule, "--crop-padding", "\(cropPadding)", "--log", log]
         if let dataDir { args += ["--data-dir", dataDir] }
         if horizontalFlip { args.append("--horizontal-flip") }
         if standardize { args.append("--standardize") }
@@ -142,7 +159,10 @@ struct CompareCommand: ParsableCommand {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             FileHandle.standardError.write(Data(errorText.utf8))
-            let message = errorText.split(separator: "\n").last.map(String.init) ?? "exit status \(process.terminationStatus)"
+            let lines = errorText.split(separator: "\n").map(String.init)
+            // The child's own one-line error, not the usage hint the parser prints after it.
+            let message = lines.first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst(7)) }
+                ?? lines.last ?? "exit status \(process.terminationStatus)"
             return ComparisonRow(rule: rule, status: .failed(message: message), recipe: recipe)
         }
         do {

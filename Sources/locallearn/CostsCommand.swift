@@ -35,8 +35,8 @@ struct CostsCommand: ParsableCommand {
     @Option(help: "Training steps measured per rule.")
     var steps = 2
 
-    @Option(help: "Optimizer whose state is counted: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var optimizer = "adam"
+    @Option(help: "Optimizer whose state is counted.")
+    var optimizer = OptimizerKind.adam
 
     @Option(help: "AugLocal: auxiliary depth d.")
     var auxDepth = 2
@@ -50,18 +50,35 @@ struct CostsCommand: ParsableCommand {
     @Option(help: "BLAS threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    func run() throws {
-        Runtime.configure(threads: threads)
-        let shape = input.split(separator: "x").compactMap { Int($0) }
-        guard !shape.isEmpty, shape.count == input.split(separator: "x").count, shape.allSatisfy({ $0 > 0 }) else {
+    /// `--input` as a per-sample shape.
+    var shape: [Int] { input.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) } }
+
+    func validate() throws {
+        let shape = shape
+        guard !shape.isEmpty, shape.count == input.split(separator: "x", omittingEmptySubsequences: false).count,
+              shape.count == 1 || shape.count == 3, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }) else {
             throw ValidationError("bad --input '\(input)'; expected CxHxW such as 3x32x32, or a feature count")
         }
-        guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("unknown --optimizer '\(optimizer)'") }
-        let names = rules.split(separator: ",").map(String.init)
-        for name in names where RuleRegistry.make(name) == nil {
-            throw ValidationError("unknown rule '\(name)'; expected one of: \(RuleRegistry.help)")
+        guard classes >= 2, classes <= 1 << 20 else { throw ValidationError("--classes must be in 2…1048576, got \(classes)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard steps >= 1, steps <= 10_000 else { throw ValidationError("--steps must be in 1…10000, got \(steps)") }
+        guard auxDepth >= 1, auxDepth <= 1000, pyramid >= 0, pyramid <= 1 else {
+            throw ValidationError("--aux-depth must be in 1…1000 and --pyramid in [0, 1]")
         }
-        print("costs: \(model), input \(shape.map(String.init).joined(separator: "×")), \(classes) classes, batch \(batchSize), \(optimizer)")
+        guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        _ = try CommaList.ruleNames(rules)
+        do {
+            try ModelSpec.footprint(model, inputShape: shape, classes: classes).check(model, batchSize: batchSize)
+        } catch let error as ModelError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        Runtime.configure(threads: threads)
+        let shape = shape, kind = optimizer
+        let names = try CommaList.ruleNames(rules)
+        print("costs: \(model), input \(shape.map(String.init).joined(separator: "×")), \(classes) classes, batch \(batchSize), \(optimizer.rawValue)")
         print("| rule | forward MACs | signal MACs | update MACs | signal vs BP | peak memory | working memory | activations | gradients | params + optimizer | rule state | s/step |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         var bpSignal: Int?
@@ -71,6 +88,9 @@ struct CostsCommand: ParsableCommand {
                 profile = try CostProfile.measure(rule: name, spec: model, inputShape: shape, classes: classes,
                                                   batchSize: batchSize, steps: steps, optimizer: kind,
                                                   options: RuleOptions(auxDepth: auxDepth, pyramid: pyramid), transientGradients: transientGradients)
+            } catch let ModelError.unsupportedRule(_, _, reason) {
+                print("| \(name) | not applicable: \(reason) |")   // as compare lists it; the other rules go on
+                continue
             } catch let error as ModelError {
                 throw CommandError(error.description)
             }

@@ -57,15 +57,24 @@ struct FAConservationCommand: ParsableCommand {
     var markdown: String?
 
     func validate() throws {
-        guard epochs > 0, samples > 0, lr > 0, decayEvery > 0, (0..<1).contains(labelNoise) else {
-            throw ValidationError("--epochs, --samples, --decay-every and --lr must be positive and --label-noise in [0, 1)")
+        guard epochs > 0, samples > 0, lr > 0, lr.isFinite, decayEvery > 0, (0..<1).contains(labelNoise) else {
+            throw ValidationError("--epochs, --samples, --decay-every and --lr must be positive (and finite) and --label-noise in [0, 1)")
         }
-        _ = try CommaList.positiveIntegers(widths, option: "--widths")
+        guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        for width in try CommaList.positiveIntegers(widths, option: "--widths") {
+            let spec = "mlp:784-\(width)-10"
+            do {
+                try ModelSpec.footprint(spec, inputShape: [784], classes: 10).check(spec, batchSize: min(samples, 60_000))
+            } catch let error as ModelError {
+                throw ValidationError("--widths: \(error.description)")
+            }
+        }
         _ = try CommaList.ruleNames(rules)
     }
 
     func run() throws {
         Runtime.configure(threads: threads)
+        if let markdown { try OutputPath.checkFile(markdown, option: "--markdown") }
         let splits: DatasetSplits
         do { splits = try DatasetName.mnist.load(directory: dataDir) } catch let error as DataError {
             throw CommandError(error.description)

@@ -15,7 +15,7 @@ struct SavedRun {
         } catch let error as CheckpointError {
             throw CommandError(error.description)
         }
-        configuration = file.metadata["configuration"].flatMap { try? JSONDecoder().decode(RunConfiguration.self, from: Data($0.utf8)) }
+        configuration = file.metadata["configuration"].flatMap(RunConfiguration.decode)
     }
 
     /// The model weights, whether the file is a checkpoint (`model.` names) or exported weights.
@@ -42,6 +42,11 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let saved = try SavedRun(checkpoint)
+        guard TrainCommand.absolutePath(URL(fileURLWithPath: out).resolvingSymlinksInPath().path)
+                != TrainCommand.absolutePath(URL(fileURLWithPath: saved.path).resolvingSymlinksInPath().path) else {
+            throw ValidationError("--out \(out) is the checkpoint being read; writing the weights there would destroy the training state: choose another file")
+        }
+        try OutputPath.checkFile(out, option: "--out")
         let weights = saved.weights
         do {
             try Safetensors.write(weights, to: out)
@@ -66,8 +71,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Checkpoint folder, checkpoint file or exported weights file.")
     var checkpoint: String
 
-    @Option(help: "Dataset (default: the checkpoint's): \(DatasetName.names).")
-    var dataset: String?
+    @Option(help: "Dataset (default: the checkpoint's).")
+    var dataset: DatasetName?
 
     @Option(help: "Folder holding the dataset's files (default: the checkpoint's).")
     var dataDir: String?
@@ -78,14 +83,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Batch size.")
     var batchSize = 256
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
     func run() throws {
         let saved = try SavedRun(checkpoint)
         let weights = saved.weights
         guard let spec = model ?? saved.configuration?.model ?? weights.metadata["model"], !spec.isEmpty else {
             throw CommandError("\(saved.path) does not say which model it holds; give --model")
         }
-        let datasetName = dataset ?? saved.configuration?.dataset ?? DatasetName.embedded.rawValue
-        guard let name = DatasetName(rawValue: datasetName) else { throw ValidationError("unknown dataset '\(datasetName)'") }
+        let datasetName = dataset?.rawValue ?? saved.configuration?.dataset ?? DatasetName.embedded.rawValue
+        guard let name = DatasetName(rawValue: datasetName) else { throw CommandError("\(saved.path): unknown saved dataset '\(datasetName)'") }
         let splits: DatasetSplits
         do {
             splits = try name.load(directory: dataDir ?? saved.configuration?.dataDir)
@@ -98,6 +107,7 @@ struct EvalCommand: ParsableCommand {
         }
         let network: Model
         do {
+            try ModelSpec.footprint(spec, inputShape: test.sampleShape, classes: test.classes).check(spec, batchSize: batchSize)
             network = try ModelSpec.build(spec, inputShape: test.sampleShape, classes: test.classes)
             try ModelWeights.load(weights, into: network, path: saved.path)
         } catch let error as ModelError {

@@ -43,8 +43,16 @@ struct MemoryDepthCommand: ParsableCommand {
 
     func validate() throws {
         _ = try CommaList.positiveIntegers(depths, option: "--depths")
-        guard width > 0, input > 0, classes > 1, batchSize > 1 else {
-            throw ValidationError("--width, --input and --batch-size must be positive and --classes at least 2")
+        guard width > 0, input > 0, classes > 1, batchSize > 1, threads >= 1, threads <= 1024 else {
+            throw ValidationError("--width, --input and --batch-size must be positive, --classes at least 2 and --threads in 1…1024")
+        }
+        for depth in try CommaList.positiveIntegers(depths, option: "--depths") {
+            let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
+            do {
+                try ModelSpec.footprint(spec, inputShape: [input], classes: classes).check(spec, batchSize: batchSize)
+            } catch let error as ModelError {
+                throw ValidationError(error.description)
+            }
         }
         _ = try CommaList.ruleNames(rules)
     }
@@ -63,8 +71,16 @@ struct MemoryDepthCommand: ParsableCommand {
             var reports: [MemoryReport] = []
             for depth in depthList {
                 let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
-                let profile = try CostProfile.measure(rule: name, spec: spec, inputShape: [input], classes: classes,
+                let profile: CostProfile
+                do {
+                    profile = try CostProfile.measure(rule: name, spec: spec, inputShape: [input], classes: classes,
                                                       batchSize: batchSize, transientGradients: !keepGradients)
+                } catch let ModelError.unsupportedRule(_, _, reason) {
+                    print("| \(name) | \(depth) | not applicable: \(reason) |")
+                    continue
+                } catch let error as ModelError {
+                    throw CommandError(error.description)
+                }
                 let m = profile.memory
                 reports.append(m)
                 print("| \(name) | \(depth) | \(mib(m.workingBytes)) | \(mib(m.peakActivationBytes)) | \(mib(m.gradientBytes)) "

@@ -1,3 +1,4 @@
+import Foundation
 import LocalLearning
 
 /// The options of a training run, as resolved from the command line (written to the run log).
@@ -30,7 +31,8 @@ struct RunConfiguration: Codable {
     var recLRA: RecursiveLRA.Configuration
     var sll: SLL.Configuration
     var localUnit: Int
-    var onNaN: String?
+    /// `--on-nan` (logged as `on_nan`; configurations saved before it was renamed say `onNaN`).
+    var onNan: String?
     var auxDepth: Int?
     var pyramid: Float?
     var stages: Int?
@@ -39,4 +41,14 @@ struct RunConfiguration: Codable {
     /// Set when the run trained its stages as this many MPI ranks (each saves its own stage file).
     var mpiStageRanks: Int?
     var transientGradients: Bool?
+}
+
+extension RunConfiguration {
+    /// A saved configuration (a checkpoint's metadata), older key names read as today's; nil when unreadable.
+    static func decode(_ json: String) -> RunConfiguration? {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return nil }
+        if let old = object.removeValue(forKey: "onNaN"), object["onNan"] == nil { object["onNan"] = old }
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+        return try? JSONDecoder().decode(RunConfiguration.self, from: data)
+    }
 }

@@ -3,7 +3,7 @@ import Foundation
 import LocalLearning
 
 extension TrainCommand {
-    typealias Setter = (inout TrainCommand, ConfigValue) -> Void
+    typealias Setter = (inout TrainCommand, ConfigValue) throws -> Void
 
     /// Every `train` option by its command-line name (without the dashes), with its type and setter.
     static var configKeys: [String: (ConfigKind, Setter)] {
@@ -21,16 +21,27 @@ extension TrainCommand {
         func flag(_ set: @escaping (inout TrainCommand, Bool) -> Void) -> (ConfigKind, Setter) {
             (.flag, { c, v in if case let .flag(b) = v { set(&c, b) } })
         }
+        /// A value out of a fixed set: refused with the accepted names, as on the command line.
+        func choice<T: ExpressibleByArgument & CaseIterable & RawRepresentable>(
+            _ key: String, _ set: @escaping (inout TrainCommand, T) -> Void) -> (ConfigKind, Setter) where T.RawValue == String {
+            (.text, { c, v in
+                guard case let .text(s) = v else { return }
+                guard let value = T(rawValue: s) else {
+                    throw ValidationError("key '\(key)': unknown value '\(s)'; expected one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                set(&c, value)
+            })
+        }
         return [
-            "rule": text { $0.rule = $1 }, "model": text { $0.model = $1 }, "dataset": text { $0.dataset = $1 },
+            "rule": text { $0.rule = $1 }, "model": text { $0.model = $1 }, "dataset": choice("dataset") { $0.dataset = $1 },
             "data-dir": text { $0.dataDir = $1 }, "epochs": integer { $0.epochs = $1 }, "batch-size": integer { $0.batchSize = $1 },
-            "optimizer": text { $0.optimizer = $1 }, "lr": number { $0.lr = $1 }, "momentum": number { $0.momentum = $1 },
+            "optimizer": choice("optimizer") { $0.optimizer = $1 }, "lr": number { $0.lr = $1 }, "momentum": number { $0.momentum = $1 },
             "nesterov": flag { $0.nesterov = $1 }, "weight-decay": number { $0.weightDecay = $1 }, "schedule": text { $0.schedule = $1 },
             "warmup-epochs": integer { $0.warmupEpochs = $1 },
             "seed": integer { c, n in c.seed = UInt64(truncatingIfNeeded: n) },
             "threads": integer { $0.threads = $1 }, "crop-padding": integer { $0.cropPadding = $1 },
             "horizontal-flip": flag { $0.horizontalFlip = $1 }, "standardize": flag { $0.standardize = $1 },
-            "train-limit": integer { $0.trainLimit = $1 }, "initializer": text { $0.initializer = $1 }, "log": text { $0.log = $1 },
+            "train-limit": integer { $0.trainLimit = $1 }, "initializer": choice("initializer") { $0.initializer = $1 }, "log": text { $0.log = $1 },
             "feedback-init": text { $0.feedbackInit = $1 }, "constrain-weights": flag { $0.constrainWeights = $1 },
             "diagnostics": flag { $0.diagnostics = $1 }, "basis": text { $0.basis = $1 }, "temperature": number { $0.temperature = $1 },
             "beta": number { $0.beta = $1 }, "gamma": number { $0.gamma = $1 }, "error-synapses": text { $0.errorSynapses = $1 },
@@ -39,8 +50,8 @@ extension TrainCommand {
             "sll-projection": text { $0.sllProjection = $1 }, "sll-scale": number { $0.sllScale = $1 },
             "sll-input-prior": text { $0.sllInputPrior = $1 },
             "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
-            "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 },
-            "on-nan": text { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
+            "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 }, "overwrite": flag { $0.overwrite = $1 },
+            "on-nan": choice("on-nan") { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
             "stages": integer { $0.stages = $1 }, "stage-boundaries": text { $0.stageBoundaries = $1 },
             "per-unit-stages": flag { $0.perUnitStages = $1 },
             "transient-gradients": flag { $0.transientGradients = $1 },
@@ -71,8 +82,8 @@ extension TrainCommand {
         }
         let given = Self.optionsGiven(arguments), keys = Self.configKeys
         var command = self
-        for (key, value) in values where !given.contains(key) { keys[key]!.1(&command, value) }
         do {
+            for (key, value) in values where !given.contains(key) { try keys[key]!.1(&command, value) }
             try command.validate()
         } catch let error as ValidationError {
             throw CommandError("\(path): \(error.message)")

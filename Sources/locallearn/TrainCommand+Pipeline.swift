@@ -13,7 +13,7 @@ extension TrainCommand {
     func pipelinePlan(rule: LearningRule, model: Model) throws -> StagePlan? {
         guard stages > 1 else { return nil }
         if let reason = PipelineSupport.unsupportedReason(rule) { throw CommandError("--stages \(stages): \(reason)") }
-        guard NonFinitePolicy(rawValue: onNaN) == .stop else {
+        guard onNaN == .stop else {
             throw CommandError("--stages \(stages): --on-nan skip-batch cannot undo a step later stages have built on; use --on-nan stop")
         }
         let local = rule as! any UnitLocalRule

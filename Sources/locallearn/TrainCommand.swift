@@ -15,8 +15,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Model spec: \(ModelSpec.help).")
     var model = "mlp:784-256x2-10:relu"
 
-    @Option(help: "Dataset: \(DatasetName.names).")
-    var dataset = DatasetName.embedded.rawValue
+    @Option(help: "Dataset.")
+    var dataset = DatasetName.embedded
 
     @Option(help: "Folder holding the dataset's files (or its parent), e.g. ../shared/datasets/mnist.")
     var dataDir: String?
@@ -27,19 +27,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Batch size.")
     var batchSize = 128
 
-    @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var optimizer = "adam"
+    @Option(help: "Optimizer.")
+    var optimizer = OptimizerKind.adam
 
     @Option(help: "Base learning rate.")
     var lr: Float = 1e-3
 
-    @Option(help: "SGD momentum.")
+    @Option(help: "SGD momentum, in [0, 1).")
     var momentum: Float = 0.9
 
     @Flag(help: "Use Nesterov momentum with SGD.")
     var nesterov = false
 
-    @Option(help: "Weight decay (L2 for sgd/adam/adamax, decoupled for adamw).")
+    @Option(help: "Weight decay ≥ 0 (L2 for sgd/adam/adamax, decoupled for adamw).")
     var weightDecay: Float = 0
 
     @Option(help: "Learning-rate schedule: constant, cosine, step:EPOCHS:FACTOR (e.g. step:30:0.1).")
@@ -66,8 +66,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training samples.")
     var trainLimit: Int?
 
-    @Option(help: "Weight initialiser: \(Initializer.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var initializer = Initializer.pytorchDefault.rawValue
+    @Option(help: "Weight initialiser.")
+    var initializer = Initializer.pytorchDefault
 
     @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
     var log: String?
@@ -154,13 +154,16 @@ struct TrainCommand: ParsableCommand {
     var transientGradients = false
 
     @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
-    var onNaN = NonFinitePolicy.stop.rawValue
+    var onNaN = NonFinitePolicy.stop
 
     @Option(help: "YAML file of options, keyed by their names here without the dashes (batch-size: 128, rule: lls, …); options given on the command line win.")
     var config: String?
 
     @Flag(help: "Print the model's blocks and layers before training.")
     var showModel = false
+
+    @Flag(help: "Start a new run even where --checkpoint-dir holds another run's checkpoint (which is then replaced).")
+    var overwrite = false
 
     func validate() throws {
         guard RuleRegistry.make(rule) != nil else { throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)") }
@@ -189,7 +192,6 @@ struct TrainCommand: ParsableCommand {
         guard SLL.InputPrior(rawValue: sllInputPrior) != nil else {
             throw ValidationError("unknown --sll-input-prior '\(sllInputPrior)'; expected projection or uniform")
         }
-        guard NonFinitePolicy(rawValue: onNaN) != nil else { throw ValidationError("unknown --on-nan '\(onNaN)'; expected stop or skip-batch") }
         guard auxDepth >= 1, pyramid >= 0, pyramid <= 1 else { throw ValidationError("--aux-depth must be ≥ 1 and --pyramid in [0, 1]") }
         guard stages >= 1 else { throw ValidationError("--stages must be at least 1, got \(stages)") }
         if let stageBoundaries {
@@ -207,23 +209,25 @@ struct TrainCommand: ParsableCommand {
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard localUnit >= 1 else { throw ValidationError("--local-unit must be at least 1, got \(localUnit)") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
-        guard DatasetName(rawValue: dataset) != nil else {
-            throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
-        }
-        guard OptimizerKind(rawValue: optimizer) != nil else {
-            throw ValidationError("unknown optimizer '\(optimizer)'; expected one of: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard Initializer(rawValue: initializer) != nil else {
-            throw ValidationError("unknown initializer '\(initializer)'; expected one of: \(Initializer.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard epochs > 0 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let problem = optimizer.refusal(learningRate: lr, momentum: momentum, weightDecay: weightDecay) { throw ValidationError(problem) }
         guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
+        guard threads <= 1024 else { throw ValidationError("--threads must be at most 1024, got \(threads)") }
+        guard cropPadding >= 0, cropPadding <= 64 else { throw ValidationError("--crop-padding must be in 0…64, got \(cropPadding)") }
+        guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be ≥ 0, got \(warmupEpochs)") }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1 sample, got \(trainLimit)") }
+        guard auxDepth <= 1000, localUnit <= 100_000, stages <= 1024, sllCodes <= 1_000_000 else {
+            throw ValidationError("--aux-depth ≤ 1000, --local-unit ≤ 100000, --stages ≤ 1024 and --sll-codes ≤ 1000000")
+        }
         _ = try parseSchedule()
-        if DatasetName(rawValue: dataset) != .embedded && dataDir == nil {
-            throw ValidationError("--dataset \(dataset) needs --data-dir: the folder holding its files (e.g. ../shared/datasets/\(dataset))")
+        if dataset != .embedded && dataDir == nil {
+            throw ValidationError("--dataset \(dataset.rawValue) needs --data-dir: the folder holding its files (e.g. ../shared/datasets/\(dataset.rawValue))")
+        }
+        do {
+            try ModelSpec.footprint(model, inputShape: dataset.sampleShape, classes: dataset.classes).check(model, batchSize: batchSize)
+        } catch let error as ModelError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -242,14 +246,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     var runConfiguration: RunConfiguration {
-        RunConfiguration(rule: rule, model: model, dataset: dataset, dataDir: dataDir, epochs: epochs, batchSize: batchSize,
-                         optimizer: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov,
+        RunConfiguration(rule: rule, model: model, dataset: dataset.rawValue, dataDir: dataDir.map(Self.absolutePath),
+                         epochs: epochs, batchSize: batchSize, optimizer: optimizer.rawValue, learningRate: lr, momentum: momentum, nesterov: nesterov,
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
-                         trainLimit: trainLimit, initializer: initializer, standardize: standardize,
+                         trainLimit: trainLimit, initializer: initializer.rawValue, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
-                         sll: sllConfiguration, localUnit: localUnit, onNaN: onNaN, auxDepth: auxDepth, pyramid: pyramid,
+                         sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients)
     }
 
@@ -276,7 +280,7 @@ struct TrainCommand: ParsableCommand {
         do {
             let file = try Safetensors.read(path)
             let contents = try TrainingCheckpoint.contents(of: file, path: path)
-            guard let saved = try? JSONDecoder().decode(RunConfiguration.self, from: Data(contents.configuration.utf8)) else {
+            guard let saved = RunConfiguration.decode(contents.configuration) else {
                 throw CommandError("\(path): the saved configuration cannot be read by this version")
             }
             let ranks = MPIWorld.isLaunchedWithSeveralRanks ? MPIWorld.shared.size : 1
@@ -284,11 +288,14 @@ struct TrainCommand: ParsableCommand {
                 throw CommandError("\(path) was saved by \(saved) MPI stage ranks, each holding its stage's state: resume it with "
                                    + "mpirun -np \(saved) locallearn train --resume \(resume)")
             }
-            var command = self
-            command.adopt(saved)
+            var command = try resumed(from: saved, epochsDone: contents.reports.count, path: path,
+                                      given: Self.optionsGiven(CommandLine.arguments))
             if command.checkpointDir == nil { command.checkpointDir = URL(fileURLWithPath: path).deletingLastPathComponent().path }
             if ranks == 1 || MPIWorld.shared.rank == 0 {
-                print("resuming \(path): epoch \(contents.position.epoch + 1), step \(contents.position.step) (saved configuration; other options ignored)")
+                let state = contents.reports.count >= command.epochs
+                    ? "all \(command.epochs) epochs done (pass --epochs N to train it further)"
+                    : "epoch \(contents.position.epoch + 1) of \(command.epochs), step \(contents.position.step)"
+                print("resuming \(path): \(state), with its saved configuration")
             }
             try command.execute(resuming: (file, path))
         } catch let error as CheckpointError {
@@ -299,9 +306,10 @@ struct TrainCommand: ParsableCommand {
     func execute(resuming checkpoint: (file: Safetensors.File, path: String)?) throws {
         // Pipeline stages call BLAS concurrently: one BLAS thread each.
         Runtime.configure(threads: stages > 1 ? 1 : threads)
+        try checkOutputs(resuming: checkpoint != nil)
         let splits: DatasetSplits
         do {
-            splits = try DatasetName(rawValue: dataset)!.load(directory: dataDir)
+            splits = try dataset.load(directory: dataDir)
         } catch let error as DataError {
             throw CommandError(error.description)
         }
@@ -314,7 +322,7 @@ struct TrainCommand: ParsableCommand {
         let network: Model
         do {
             network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
-                                          initializer: Initializer(rawValue: initializer)!)
+                                          initializer: initializer)
         } catch let error as ModelError {
             throw CommandError(error.description)
         }
@@ -322,9 +330,7 @@ struct TrainCommand: ParsableCommand {
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
             basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration,
             sll: sllConfiguration, localUnit: localUnit, auxDepth: auxDepth, pyramid: pyramid))!
-        if let reason = (learningRule as? ModelRequirements)?.unsupportedReason(for: network) {
-            throw CommandError("rule \(rule) cannot train \(model): \(reason)")
-        }
+        if let reason = learningRule.refusal(for: network) { throw CommandError("rule \(rule) cannot train \(model): \(reason)") }
         let mpi = try mpiRole()
         if transientGradients {
             guard learningRule is any UnitLocalRule else {
@@ -335,15 +341,14 @@ struct TrainCommand: ParsableCommand {
         }
         let meter = MemoryMeter()
         network.memoryMeter = meter
-        let kind = OptimizerKind(rawValue: optimizer)!
-        let opt = kind.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        let opt = optimizer.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
         let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,
                                 augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip), seed: seed)
         var lrSchedule = try parseSchedule()
         if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
         let trainer = Trainer(model: network, rule: mpi.trainedRule(learningRule), optimizer: opt, schedule: lrSchedule,
                               trainLoader: loader, testSet: test, epochs: epochs)
-        trainer.onNonFiniteLoss = NonFinitePolicy(rawValue: onNaN)!
+        trainer.onNonFiniteLoss = onNaN
         let plan = try pipelinePlan(rule: learningRule, model: network)
         trainer.pipeline = plan
         trainer.pipelineThreads = perUnitStages ? stages : nil
@@ -356,8 +361,8 @@ struct TrainCommand: ParsableCommand {
         defer { stagePipeline?.shutdown() }
         if let stagePipeline { trainer.makePipeline = { _, _ in stagePipeline } }
 
-        print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset) "
-              + "(\(train.count) train / \(test.count) test), \(optimizer) lr \(lr) \(schedule), batch \(batchSize), "
+        print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset.rawValue) "
+              + "(\(train.count) train / \(test.count) test), \(optimizer.rawValue) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if let plan {
             let workers = perUnitStages ? "shared by \(stages) threads" : "on \(plan.count) \(stagePipeline == nil ? "threads" : "MPI ranks")"

@@ -17,7 +17,9 @@ public struct CostProfile: Sendable, Codable {
         guard let rule = RuleRegistry.make(name, seed: seed, options: options) else {
             throw ModelError.invalidSpec(spec: name, reason: "unknown rule; expected one of \(RuleRegistry.help)")
         }
+        try ModelSpec.footprint(spec, inputShape: inputShape, classes: classes).check(spec, batchSize: batchSize)
         let model = try ModelSpec.build(spec, inputShape: inputShape, classes: classes, seed: seed)
+        try rule.checkCanTrain(model)
         model.transientGradients = transientGradients && rule is any UnitLocalRule
         let meter = MemoryMeter()
         model.memoryMeter = meter

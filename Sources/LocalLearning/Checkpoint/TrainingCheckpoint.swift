@@ -66,7 +66,11 @@ public enum TrainingCheckpoint {
     /// Reads a checkpoint's metadata without touching any model.
     public static func contents(of file: Safetensors.File, path: String) throws -> Contents {
         guard file.metadata["format"] == "locallearn-checkpoint" else {
-            throw CheckpointError.corrupt(path: path, reason: "not a locallearn checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))")
+            if file.metadata["format"] == "locallearn" {
+                throw CheckpointError.corrupt(path: path, reason: "holds exported model weights only (no optimizer, rule or position), "
+                                              + "so it cannot be resumed; `locallearn eval --checkpoint` reads it")
+            }
+            throw CheckpointError.corrupt(path: path, reason: "not a locallearn training checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))")
         }
         guard file.metadata["version"] == version else {
             throw CheckpointError.corrupt(path: path, reason: "checkpoint version \(file.metadata["version"] ?? "?"), this build reads \(version)")

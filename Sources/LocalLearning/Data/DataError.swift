@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a dataset file could not be read. Every case names the file.
 public enum DataError: Error, Equatable, CustomStringConvertible {
     case missing(path: String)
@@ -9,6 +11,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case labelOutOfRange(path: String, index: Int, label: Int, classes: Int)
     case corruptCompression(path: String, reason: String)
     case missingDirectory(path: String, expected: String)
+    case empty(path: String, split: String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,18 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(path): corrupt gzip data (\(reason))"
         case let .missingDirectory(path, expected):
             return "\(path): data directory not found (expected \(expected))"
+        case let .empty(path, split):
+            return "\(path): the \(split) split holds no samples; training and evaluation need at least one"
+        }
+    }
+
+    /// The plain reason for an `open(2)` failure.
+    static func reason(errno code: Int32) -> String {
+        switch code {
+        case EACCES, EPERM: "permission denied"
+        case ENOENT: "file not found"
+        case EISDIR: "a folder, not a file"
+        default: String(cString: strerror(code))
         }
     }
 }

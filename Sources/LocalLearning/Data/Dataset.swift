@@ -20,9 +20,10 @@ public struct Dataset: Sendable {
     /// Per-sample shape [C, H, W].
     public var sampleShape: [Int] { Array(images.shape.dropFirst()) }
 
-    /// The first `limit` samples (all when `limit` is nil or larger than the set).
+    /// The first `limit` samples (all when `limit` is nil or larger than the set; none when it is ≤ 0).
     public func prefix(_ limit: Int?) -> Dataset {
-        guard let limit, limit < count else { return self }
+        guard var limit, limit < count else { return self }
+        limit = Swift.max(limit, 0)
         let per = sampleShape.reduce(1, *)
         return Dataset(name: name, images: Tensor(shape: [limit] + sampleShape, scalars: Array(images.scalars[0..<(limit * per)])),
                        labels: Array(labels[0..<limit]), classes: classes)
@@ -79,12 +80,16 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
             let dir = try resolve(directory, marker: "data_batch_1.bin", subfolders: ["cifar-10-batches-bin", "cifar10"])
             let train = try (1...5).map { try CIFAR.read("\(dir)/data_batch_\($0).bin", labelBytes: 1, classes: 10) }
             let test = try CIFAR.read("\(dir)/test_batch.bin", labelBytes: 1, classes: 10)
+            try Self.refuseEmpty(train, path: "\(dir)/data_batch_*.bin", split: "training")
+            try Self.refuseEmpty([test], path: "\(dir)/test_batch.bin", split: "test")
             return DatasetSplits(train: Self.cifarDataset(rawValue, train, classes: 10),
                                  test: Self.cifarDataset(rawValue, [test], classes: 10))
         case .cifar100:
             let dir = try resolve(directory, marker: "train.bin", subfolders: ["cifar-100-binary", "cifar100"])
             let train = try CIFAR.read("\(dir)/train.bin", labelBytes: 2, classes: 100)
             let test = try CIFAR.read("\(dir)/test.bin", labelBytes: 2, classes: 100)
+            try Self.refuseEmpty([train], path: "\(dir)/train.bin", split: "training")
+            try Self.refuseEmpty([test], path: "\(dir)/test.bin", split: "test")
             return DatasetSplits(train: Self.cifarDataset(rawValue, [train], classes: 100),
                                  test: Self.cifarDataset(rawValue, [test], classes: 100))
         }
@@ -99,6 +104,7 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataError.missingDirectory(path: directory, expected: "a folder holding the \(rawValue) files")
         }
+        guard access(directory, R_OK | X_OK) == 0 else { throw DataError.unreadable(path: directory, reason: DataError.reason(errno: errno)) }
         for candidate in [directory] + ([rawValue] + subfolders).map({ "\(directory)/\($0)" }) {
             for suffix in ["", ".gz"] where FileManager.default.fileExists(atPath: "\(candidate)/\(marker)\(suffix)") {
                 return candidate
@@ -122,6 +128,7 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
                 throw DataError.countMismatch(images: imagePath, imageCount: images.dimensions[0],
                                               labels: labelPath, labelCount: labels.dimensions[0])
             }
+            guard images.dimensions[0] > 0 else { throw DataError.empty(path: imagePath, split: prefix == "train" ? "training" : "test") }
             guard images.dimensions[1] > 0, images.dimensions[2] > 0 else {
                 throw DataError.badDimensions(path: imagePath, reason: "image size \(images.dimensions[1])×\(images.dimensions[2]) is empty")
             }
@@ -133,6 +140,10 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
                            labels: labels.bytes.map { Int32($0) }, classes: 10)
         }
         return DatasetSplits(train: try split("train"), test: try split("t10k"))
+    }
+
+    static func refuseEmpty(_ parts: [CIFAR.Records], path: String, split: String) throws {
+        if parts.allSatisfy(\.labels.isEmpty) { throw DataError.empty(path: path, split: split) }
     }
 
     static func cifarDataset(_ name: String, _ parts: [CIFAR.Records], classes: Int) -> Dataset {

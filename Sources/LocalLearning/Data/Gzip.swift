@@ -8,8 +8,16 @@ enum FileBytes {
 
     static func read(_ path: String) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError.missing(path: path) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DataError.unreadable(path: path, reason: "a folder, not a file")
+        }
+        // open(2) tells why a file that exists cannot be read (EACCES: permission denied).
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw DataError.unreadable(path: path, reason: DataError.reason(errno: errno)) }
+        close(descriptor)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadable(path: path, reason: "permission denied or not a regular file")
+            throw DataError.unreadable(path: path, reason: "not a regular file")
         }
         let bytes = [UInt8](data)
         if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B {
@@ -18,6 +26,7 @@ enum FileBytes {
         return bytes
     }
 
+    /// Inflates every gzip member of `input` in turn (RFC 1952 allows several, e.g. `cat a.gz b.gz`).
     static func inflate(_ input: [UInt8], path: String) throws -> [UInt8] {
         var stream = z_stream()
         // 15 + 16: a gzip wrapper with the largest window.
@@ -48,6 +57,13 @@ enum FileBytes {
                 }
                 if status != Z_STREAM_END && stream.avail_in == 0 && stream.avail_out != 0 {
                     throw DataError.corruptCompression(path: path, reason: "the stream ends early")
+                }
+                // Another member follows this one: start it afresh (trailing zero padding is ignored, as gzip does).
+                if status == Z_STREAM_END, stream.avail_in >= 2, stream.next_in[0] == 0x1F, stream.next_in[1] == 0x8B {
+                    guard inflateReset(&stream) == Z_OK else {
+                        throw DataError.corruptCompression(path: path, reason: "zlib could not start the next member")
+                    }
+                    status = Z_OK
                 }
             } while status != Z_STREAM_END
         }

@@ -30,13 +30,14 @@ public enum ActivationFunction: Sendable, Equatable {
         case "identity", "linear": self = .identity
         default:
             for prefix in ["leakyrelu", "lrelu"] where name.lowercased().hasPrefix(prefix) {
-                if let slope = Float(name.dropFirst(prefix.count)) { self = .leakyReLU(slope: slope); return }
+                // A slope in [0, 1): `leakyrelu-5` is no activation (it reads like a negative slope).
+                if let slope = Float(name.dropFirst(prefix.count)), slope >= 0, slope < 1 { self = .leakyReLU(slope: slope); return }
             }
             return nil
         }
     }
 
-    public static let names = "relu, leakyrelu[SLOPE], tanh, sigmoid, elu, sign, sign-ste, identity"
+    public static let names = "relu, leakyrelu[SLOPE in [0, 1)], tanh, sigmoid, elu, sign, sign-ste, identity"
 
     public var name: String {
         switch self {

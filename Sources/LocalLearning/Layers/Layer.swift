@@ -82,6 +82,7 @@ extension Layer {
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(layer: String, expected: String, got: [Int])
     case invalidSpec(spec: String, reason: String)
+    case unsupportedRule(rule: String, model: String, reason: String)
 
     public var description: String {
         switch self {
@@ -89,6 +90,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(layer) expects input \(expected), got \(got)"
         case let .invalidSpec(spec, reason):
             return "invalid model spec '\(spec)': \(reason)"
+        case let .unsupportedRule(rule, model, reason):
+            return "rule \(rule) cannot train \(model): \(reason)"
         }
     }
 }

@@ -16,7 +16,7 @@
 ///   stages of N BasicBlocks of widths 16/32/64 (two conv3×3→BN with an identity shortcut; a stride-2
 ///   first conv and a 1×1 stride-2 conv→BN shortcut where the width doubles), ReLU after each sum,
 ///   global average pool, linear. Convolutions have no bias (BatchNorm follows). Any [C, H, W] input.
-/// - Presets: `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
+/// - Presets: options after a preset's name are appended to its own (`smallconv:tanh`). `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
 ///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`, `resnet20` = `resnet:3`,
 ///   `resnet32` = `resnet:5`, `resnet110` = `resnet:18`.
 public enum ModelSpec {
@@ -32,11 +32,12 @@ public enum ModelSpec {
     public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
                              initializer: Initializer = .pytorchDefault) throws -> Model {
         var rng = SeededGenerator(seed: seed)
-        let resolved = presets[spec.lowercased()] ?? spec
-        let parts = resolved.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let parts = resolve(spec)
         guard let kind = parts.first?.lowercased(), parts.count >= 2 else {
             throw ModelError.invalidSpec(spec: spec, reason: "expected one of \(help)")
         }
+        // Refuse what cannot fit before allocating anything (the caller checks at its batch size too).
+        try footprint(spec, inputShape: inputShape, classes: classes).check(spec, batchSize: 1)
         let blocks: [Block]
         switch kind {
         case "mlp":
@@ -46,6 +47,9 @@ public enum ModelSpec {
             blocks = try cnn(spec, layers: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape,
                              classes: classes, initializer: initializer, rng: &rng)
         case "resnet":
+            guard parts.count == 2 else {
+                throw ModelError.invalidSpec(spec: spec, reason: "resnet:N takes no options, got '\(parts.dropFirst(2).joined(separator: ":"))'")
+            }
             blocks = try resnet(spec, blocksPerStage: parts[1], inputShape: inputShape, classes: classes, initializer: initializer, rng: &rng)
         default:
             throw ModelError.invalidSpec(spec: spec, reason: "unknown model kind '\(kind)'; expected one of \(help)")
@@ -56,6 +60,35 @@ public enum ModelSpec {
             if case .invalidSpec = error { throw error }
             throw ModelError.invalidSpec(spec: spec, reason: error.description)
         }
+    }
+
+    /// The spec's ':'-separated parts, a preset's name replaced by its definition (options after a
+    /// preset are appended to its own, so `smallconv:tanh` is smallconv with tanh activations).
+    static func resolve(_ spec: String) -> [String] {
+        var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if let first = parts.first, let preset = presets[first.lowercased()] {
+            parts = preset.split(separator: ":", omittingEmptySubsequences: false).map(String.init) + parts.dropFirst()
+        }
+        return parts
+    }
+
+    /// An MLP's layer widths, `WxN` expanded; refused before expanding when the count is absurd.
+    static func mlpWidths(_ spec: String, sizes: String) throws -> [Int] {
+        var counts: [(width: Int, repeats: Int)] = []
+        var total = 0
+        for token in sizes.split(separator: "-", omittingEmptySubsequences: false) {
+            let pieces = token.split(separator: "x", omittingEmptySubsequences: false)
+            guard (1...2).contains(pieces.count), let width = Int(pieces[0]), width > 0,
+                  let repeats = pieces.count == 2 ? Int(pieces[1]) : 1, repeats > 0 else {
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a layer size (WIDTH or WIDTHxCOUNT, positive integers)")
+            }
+            total = ModelFootprint.sum(total, repeats)
+            guard total <= ModelFootprint.maximumLayers + 1 else {
+                throw ModelError.invalidSpec(spec: spec, reason: "more than \(ModelFootprint.maximumLayers) layers are not supported")
+            }
+            counts.append((width, repeats))
+        }
+        return counts.flatMap { Array(repeating: $0.width, count: $0.repeats) }
     }
 
     struct Options {
@@ -97,15 +130,7 @@ public enum ModelSpec {
 
     static func mlp(_ spec: String, sizes: String, options tokens: [String], inputShape: [Int], classes: Int,
                     initializer: Initializer, rng: inout SeededGenerator) throws -> [Block] {
-        var widths: [Int] = []
-        for token in sizes.split(separator: "-", omittingEmptySubsequences: false) {
-            let pieces = token.split(separator: "x", omittingEmptySubsequences: false)
-            guard (1...2).contains(pieces.count), let width = Int(pieces[0]), width > 0,
-                  let repeats = pieces.count == 2 ? Int(pieces[1]) : 1, repeats > 0 else {
-                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a layer size (WIDTH or WIDTHxCOUNT)")
-            }
-            widths += Array(repeating: width, count: repeats)
-        }
+        let widths = try mlpWidths(spec, sizes: sizes)
         guard widths.count >= 2 else {
             throw ModelError.invalidSpec(spec: spec, reason: "an MLP needs at least an input and an output size")
         }

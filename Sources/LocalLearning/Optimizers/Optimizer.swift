@@ -59,6 +59,17 @@ final class OptimizerSlots {
 public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
     case sgd, adam, adamw, adamax
 
+    /// nil when the hyperparameters are usable, else a one-line reason naming the option: the
+    /// learning rate positive, weight decay ≥ 0, SGD momentum in [0, 1), all finite.
+    public func refusal(learningRate: Float, momentum: Float, weightDecay: Float) -> String? {
+        if !(learningRate > 0 && learningRate.isFinite) { return "--lr must be a positive number, got \(learningRate)" }
+        if !(weightDecay >= 0 && weightDecay.isFinite) { return "--weight-decay must be a number ≥ 0, got \(weightDecay)" }
+        if !(momentum >= 0 && momentum < 1) {
+            return "--momentum must be in [0, 1) (SGD's velocity grows without bound at 1 and above), got \(momentum)"
+        }
+        return nil
+    }
+
     public func make(learningRate: Float, momentum: Float, nesterov: Bool, weightDecay: Float) -> Optimizer {
         switch self {
         case .sgd: SGD(learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)

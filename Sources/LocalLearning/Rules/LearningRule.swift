@@ -44,6 +44,17 @@ public protocol ModelRequirements {
     func unsupportedReason(for model: Model) -> String?
 }
 
+extension LearningRule {
+    /// nil when this rule can train `model`, else why not — the one check every command makes
+    /// before it builds a rule on a model (train, compare, costs, experiments, bench).
+    public func refusal(for model: Model) -> String? { (self as? ModelRequirements)?.unsupportedReason(for: model) }
+
+    /// Throws `ModelError.unsupportedRule` when this rule cannot train `model`.
+    public func checkCanTrain(_ model: Model) throws {
+        if let reason = refusal(for: model) { throw ModelError.unsupportedRule(rule: name, model: model.spec, reason: reason) }
+    }
+}
+
 /// Where every rule that learns from the output error starts: a training-mode forward pass and the
 /// softmax cross-entropy, with its gradient ∂L/∂logits = (softmax − onehot)/N.
 public struct OutputError {

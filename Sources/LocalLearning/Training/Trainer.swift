@@ -33,19 +33,27 @@ public struct TrainingPosition: Sendable, Codable, Equatable {
 /// Why training stopped early.
 public enum TrainingError: Error, CustomStringConvertible {
     /// `block` names the first block whose weights are no longer finite, when there is one.
-    case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float, block: String? = nil)
+    /// `skipped`: bad batches skipped in a row just before (`--on-nan skip-batch` gives up after 10).
+    case nonFiniteLoss(rule: String, epoch: Int, step: Int, loss: Float, block: String? = nil, skipped: Int = 0)
     /// The loss stayed finite (e.g. a ReLU turned NaN into 0) but weights did not.
-    case nonFiniteWeights(rule: String, epoch: Int, step: Int, block: String)
+    case nonFiniteWeights(rule: String, epoch: Int, step: Int, block: String, skipped: Int = 0)
 
     public var description: String {
         switch self {
-        case let .nonFiniteLoss(rule, epoch, step, loss, block):
+        case let .nonFiniteLoss(rule, epoch, step, loss, block, skipped):
             let weights = block.map { "; block \($0) has non-finite weights" } ?? ""
-            return "rule \(rule): the loss became \(loss) at epoch \(epoch), step \(step)\(weights); try a smaller learning rate"
-        case let .nonFiniteWeights(rule, epoch, step, block):
-            return "rule \(rule): the weights of block \(block) became NaN/Inf at epoch \(epoch), step \(step) (the loss stayed finite); "
-                + "check the data for NaN values or try a smaller learning rate"
+            return "rule \(rule): the loss became \(loss) at epoch \(epoch), step \(step)\(weights)\(Self.skipNote(skipped)); try a smaller learning rate"
+        case let .nonFiniteWeights(rule, epoch, step, block, skipped):
+            return "rule \(rule): the weights of block \(block) became NaN/Inf at epoch \(epoch), step \(step) (the loss stayed finite)"
+                + "\(Self.skipNote(skipped)); check the data for NaN values or try a smaller learning rate"
         }
+    }
+
+    /// How many bad batches in a row `--on-nan skip-batch` skips before it stops the run.
+    public static let maximumSkippedInARow = 10
+
+    static func skipNote(_ skipped: Int) -> String {
+        skipped == 0 ? "" : "; --on-nan skip-batch had skipped the \(skipped) batches before it, and stops after \(skipped) in a row"
     }
 }
 
@@ -115,14 +123,14 @@ public final class Trainer {
                 let snapshot = onNonFiniteLoss == .skipBatch ? TrainingSnapshot(model: model, rule: rule, optimizer: optimizer) : nil
                 let stats = rule.step(model: model, batch: batch, optimizer: optimizer)
                 let broken = model.firstBlockWithNonFiniteWeights
-                if let snapshot, !stats.loss.isFinite || broken != nil, consecutiveSkips < 10 {
+                if let snapshot, !stats.loss.isFinite || broken != nil, consecutiveSkips < TrainingError.maximumSkippedInARow {
                     snapshot.restore()
                     skippedBatches += 1
                     consecutiveSkips += 1
                     return
                 }
+                try record(stats, brokenBlock: broken?.name, epoch: epoch, index: index, into: &reached, skippedInARow: consecutiveSkips)
                 consecutiveSkips = 0
-                try record(stats, brokenBlock: broken?.name, epoch: epoch, index: index, into: &reached)
                 progress(epoch + 1, index + 1, steps, stats)
                 reached.trainSeconds = secondsBefore + Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
                 try stepDone(reached)
@@ -138,11 +146,15 @@ public final class Trainer {
 
     /// Stops the run (throws) when a step's loss or weights are not finite; else adds the step to
     /// `position`, which then stands after batch `index`.
-    func record(_ stats: StepStatistics, brokenBlock: String?, epoch: Int, index: Int, into position: inout TrainingPosition) throws {
+    func record(_ stats: StepStatistics, brokenBlock: String?, epoch: Int, index: Int, into position: inout TrainingPosition,
+                skippedInARow: Int = 0) throws {
         guard stats.loss.isFinite else {
-            throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: brokenBlock)
+            throw TrainingError.nonFiniteLoss(rule: rule.name, epoch: epoch + 1, step: index + 1, loss: stats.loss, block: brokenBlock,
+                                              skipped: skippedInARow)
         }
-        if let brokenBlock { throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: index + 1, block: brokenBlock) }
+        if let brokenBlock {
+            throw TrainingError.nonFiniteWeights(rule: rule.name, epoch: epoch + 1, step: index + 1, block: brokenBlock, skipped: skippedInARow)
+        }
         position.lossSum += Double(stats.loss) * Double(stats.count)
         position.correct += stats.correct
         position.seen += stats.count

@@ -90,7 +90,11 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
     public var name: String { configuration.unitSize > 1 ? "sll+" : "sll" }
 
     public func unsupportedReason(for model: Model) -> String? {
-        model.blocks.count < 2 ? "the model has no hidden block to train with a local loss" : nil
+        if model.blocks.count < 2 { return "the model has no hidden block to train with a local loss" }
+        if codeCount(model) < model.classes {
+            return "--sll-codes \(configuration.codes) is fewer than the \(model.classes) classes; each projection needs at least one code per class"
+        }
+        return nil
     }
 
     func codeCount(_ model: Model) -> Int { configuration.codes > 0 ? configuration.codes : model.classes }
