@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+@testable import LocalLearning
+
+/// Issue 19's rows about saved runs, data files and output folders: nothing is lost or silently
+/// replaced, and a run can be continued from anywhere and extended.
+@Suite("Bad input: checkpoints, data and outputs")
+struct BadRunStateTests {
+    static let tiny = ["--train-limit", "64", "--model", "mlp:784-8-10", "--threads", "1"]
+
+    /// A finished one-epoch run's checkpoint folder inside `folder`.
+    func trainedRun(in folder: String, epochs: Int = 1, extra: [String] = []) throws -> String {
+        let run = "\(folder)/run"
+        let result = try CLI.run(["train", "--epochs", "\(epochs)", "--checkpoint-dir", run] + Self.tiny + extra)
+        #expect(result.status == 0, "\(result.errors)")
+        return run
+    }
+
+    /// Rewrites the saved configuration of the checkpoint in `run` with `edit`.
+    func editConfiguration(of run: String, _ edit: (inout [String: Any]) -> Void) throws {
+        let path = "\(run)/\(TrainingCheckpoint.fileName)"
+        var file = try Safetensors.read(path)
+        var object = try JSONSerialization.jsonObject(with: Data(file.metadata["configuration"]!.utf8)) as! [String: Any]
+        edit(&object)
+        file.metadata["configuration"] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try Safetensors.write(file, to: path)
+    }
+
+    @Test func aSavedConfigurationIsValidatedAgainOnResume() throws {
+        let folder = try CLI.temporaryFolder("saved")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder)
+        for (key, value, text) in [("batchSize", 0 as Any, "--batch-size must be at least 1"), ("epochs", 0, "--epochs must be at least 1"),
+                                   ("weightDecay", -1, "--weight-decay must be a number ≥ 0"), ("optimizer", "rmsprop", "saved --optimizer 'rmsprop'")] {
+            let copy = "\(folder)/copy-\(key)"
+            try FileManager.default.copyItem(atPath: run, toPath: copy)
+            try editConfiguration(of: copy) { $0[key] = value }
+            let result = try CLI.run(["train", "--resume", copy])
+            #expect(result.status == 1 && !result.signalled, "\(key): \(result.errors)")
+            #expect(result.errorLine?.contains(text) == true, "\(key): \(result.errors)")
+        }
+    }
+
+    @Test func exportRefusesToOverwriteItsInputAndExportedWeightsSayTheyCannotBeResumed() throws {
+        let folder = try CLI.temporaryFolder("export")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder)
+        let checkpoint = "\(run)/\(TrainingCheckpoint.fileName)"
+        for out in [checkpoint, "\(run)/./\(TrainingCheckpoint.fileName)"] {
+            let result = try CLI.run(["export", "--checkpoint", run, "--out", out])
+            #expect(result.status == 64 && result.errorLine?.contains("is the checkpoint being read") == true, "\(result.errors)")
+        }
+        #expect(try TrainingCheckpoint.contents(of: Safetensors.read(checkpoint), path: checkpoint).reports.count == 1)
+        let weights = "\(folder)/weights.safetensors"
+        #expect(try CLI.run(["export", "--checkpoint", run, "--out", weights]).status == 0)
+        let resumed = try CLI.run(["train", "--resume", weights])
+        #expect(resumed.status == 1 && resumed.errorLine?.contains("holds exported model weights only") == true, "\(resumed.errors)")
+    }
+
+    @Test func aNewRunDoesNotReplaceAnotherRunsCheckpointUnlessTold() throws {
+        let folder = try CLI.temporaryFolder("overwrite")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder)
+        let again = try CLI.run(["train", "--epochs", "1", "--checkpoint-dir", run] + Self.tiny)
+        #expect(again.status == 1 && again.errorLine?.contains("already holds a run's checkpoint") == true, "\(again.errors)")
+        #expect(again.errorLine?.contains("--resume \(run)") == true)
+        #expect(try CLI.run(["train", "--epochs", "1", "--checkpoint-dir", run, "--overwrite"] + Self.tiny).status == 0)
+    }
+
+    @Test func epochsOnResumeExtendTheRunAndDataDirIsSavedAbsolute() throws {
+        let folder = try CLI.temporaryFolder("extend")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A tiny MNIST-layout dataset under a relative path.
+        let fixtures = try Fixtures()
+        defer { fixtures.remove() }
+        try fixtures.writeIDX(count: 20, gzip: false)
+        try FileManager.default.moveItem(atPath: fixtures.directory, toPath: "\(folder)/data")
+        let trained = try CLI.run(["train", "--dataset", "mnist", "--data-dir", "data", "--model", "mlp:6-4-10", "--epochs", "1",
+                                   "--checkpoint-dir", "run", "--threads", "1"], in: folder)
+        #expect(trained.status == 0, "\(trained.errors)")
+        // From another folder: the saved absolute path is found; --epochs 3 trains epochs 2 and 3.
+        let log = "\(folder)/resumed.jsonl"
+        let extended = try CLI.run(["train", "--resume", "\(folder)/run", "--epochs", "3", "--log", log], in: NSTemporaryDirectory())
+        #expect(extended.status == 0, "\(extended.errors)")
+        #expect(extended.output.contains("epoch 2 of 3") && extended.output.contains("epoch 3/3"), "\(extended.output)")
+        let logText = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(logText.contains("\"data_dir\":\"\(folder.replacingOccurrences(of: "/", with: "\\/"))\\/data\""), "\(logText.prefix(600))")
+        #expect(logText.contains("\"on_nan\":\"stop\""))
+        // Fewer epochs than done is refused; a moved dataset is found again through --data-dir.
+        let shorter = try CLI.run(["train", "--resume", "\(folder)/run", "--epochs", "2"])
+        #expect(shorter.status == 1 && shorter.errorLine?.contains("fewer than the 3 epochs") == true, "\(shorter.errors)")
+        try FileManager.default.moveItem(atPath: "\(folder)/data", toPath: "\(folder)/moved")
+        let missing = try CLI.run(["train", "--resume", "\(folder)/run", "--epochs", "4"])
+        #expect(missing.status == 1 && missing.errorLine?.contains("data directory not found") == true, "\(missing.errors)")
+        let moved = try CLI.run(["train", "--resume", "\(folder)/run", "--epochs", "4", "--data-dir", "\(folder)/moved"])
+        #expect(moved.status == 0 && moved.output.contains("epoch 4/4"), "\(moved.errors)")
+    }
+
+    @Test func aConfigurationSavedWithTheOldOnNaNKeyStillResumes() throws {
+        let folder = try CLI.temporaryFolder("onnan")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder)
+        try editConfiguration(of: run) { $0["onNaN"] = "skip-batch"; $0.removeValue(forKey: "onNan") }
+        let log = "\(folder)/log.jsonl"
+        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("\"on_nan\":\"skip-batch\""))
+    }
+
+    @Test func anEmptySplitIsRefused() throws {
+        let fixtures = try Fixtures()
+        defer { fixtures.remove() }
+        try fixtures.writeIDX(count: 0, gzip: false)
+        #expect(throws: DataError.empty(path: "\(fixtures.directory)/train-images-idx3-ubyte", split: "training")) {
+            try DatasetName.mnist.load(directory: fixtures.directory)
+        }
+        let result = try CLI.run(["train", "--dataset", "mnist", "--data-dir", fixtures.directory, "--model", "mlp:6-4-10"])
+        #expect(result.status == 1 && result.errorLine?.contains("holds no samples") == true, "\(result.errors)")
+        #expect(Dataset(name: "x", images: Tensor(shape: [2, 1, 1, 1]), labels: [0, 1], classes: 2).prefix(-5).count == 0)
+    }
+
+    @Test func multiMemberGzipFilesReadWhole() throws {
+        let fixtures = try Fixtures()
+        defer { fixtures.remove() }
+        try fixtures.writeIDX(count: 7, gzip: false)
+        for stem in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures.directory)/\(stem)")))
+            let half = bytes.count / 2
+            // Two members, as `cat a.gz b.gz` makes.
+            try fixtures.write(stem + ".gz", try FileBytes.gzip(Array(bytes[..<half])) + FileBytes.gzip(Array(bytes[half...])))
+            try FileManager.default.removeItem(atPath: "\(fixtures.directory)/\(stem)")
+        }
+        let splits = try DatasetName.mnist.load(directory: fixtures.directory)
+        #expect(splits.train.count == 7 && splits.train.labels == (0..<7).map { Int32($0) })
+    }
+
+    @Test func unreadableFilesSayWhy() throws {
+        #expect(DataError.reason(errno: EACCES) == "permission denied")
+        let fixtures = try Fixtures()
+        defer { fixtures.remove() }
+        try FileManager.default.createDirectory(atPath: "\(fixtures.directory)/folder", withIntermediateDirectories: true)
+        #expect(throws: DataError.unreadable(path: "\(fixtures.directory)/folder", reason: "a folder, not a file")) {
+            try FileBytes.read("\(fixtures.directory)/folder")
+        }
+    }
+
+    @Test func compareExitsNonZeroAndShowsTheChildsOwnError() throws {
+        let folder = try CLI.temporaryFolder("compare")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try CLI.run(["compare", "--rules", "bp", "--set", "bp.lr=1e30", "--set", "bp.optimizer=sgd", "--epochs", "1",
+                                  "--model", "mlp:784-16-10:relu", "--threads", "1", "--out", folder], timeout: 120)
+        #expect(result.status == 1 && result.errorLine?.contains("1 of 1 runs failed (bp)") == true, "\(result.errors)")
+        let table = try String(contentsOfFile: "\(folder)/results.md", encoding: .utf8)
+        #expect(table.contains("rule bp: the loss became"), "\(table)")
+    }
+}
