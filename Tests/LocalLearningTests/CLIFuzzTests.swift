@@ -116,14 +116,16 @@ struct CLIFuzzTests {
         let environment = ProcessInfo.processInfo.environment
         let runs = environment["LOCALLEARN_FUZZ_RUNS"].flatMap(Int.init) ?? 1000
         var rng = SeededGenerator(seed: environment["LOCALLEARN_FUZZ_SEED"].flatMap(UInt64.init) ?? 19)
-        let commands = table.keys.sorted()
+        // Every (command, option) pair equally likely, so commands with many options get as many draws.
+        let pairs = table.keys.sorted().flatMap { command in table[command]!.map { (command, $0) } }
         var vectors: [[String]] = []
         for index in 0..<runs {
-            let command = commands[Int.random(in: 0..<commands.count, using: &rng)]
+            let (command, first) = pairs[Int.random(in: 0..<pairs.count, using: &rng)]
             let options = table[command]!
             var arguments = command.split(separator: " ").map(String.init) + Self.baseline(command, files: files, unique: "\(index)")
-            for _ in 0..<Int.random(in: 1...3, using: &rng) {
-                let option = options[Int.random(in: 0..<options.count, using: &rng)]
+            // Mostly one hostile option, so that it is not masked by another one's refusal; sometimes more.
+            let extra = Int.random(in: 0..<4, using: &rng) == 0 ? Int.random(in: 1...2, using: &rng) : 0
+            for option in [first] + (0..<extra).map({ _ in options[Int.random(in: 0..<options.count, using: &rng)] }) {
                 if option.isFlag { arguments.append("--\(option.name)"); continue }
                 let pool = Self.values(for: option, command: command, files: files, unique: "\(index)")
                 // `--name=value` so that values starting with '-' reach the option.
