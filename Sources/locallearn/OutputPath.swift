@@ -19,6 +19,13 @@ enum OutputPath {
 
     /// `path` exists as a folder that takes new files (created, with its parents, when missing).
     static func prepareDirectory(_ path: String, option: String) throws {
+        // The nearest part of the path that exists must be a folder (mkdir under a file fails without a reason).
+        var ancestor = URL(fileURLWithPath: path).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), ancestor.path != "/" {
+            ancestor.deleteLastPathComponent()
+        }
+        guard isDirectory.boolValue else { throw CommandError("\(option) \(path): \(ancestor.path) is a file, not a folder") }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -53,7 +60,7 @@ enum OutputPath {
         case .fileWriteOutOfSpace: return "no space left on the device"
         default:
             let path = error.userInfo[NSFilePathErrorKey] as? String
-            return (path.map { "\($0): " } ?? "") + (error.localizedDescription.split(separator: "\n").first.map(String.init) ?? "error \(error.code)")
+            return (path.map { "\($0): " } ?? "") + "the file operation failed (Foundation error \(error.code))"
         }
     }
 }

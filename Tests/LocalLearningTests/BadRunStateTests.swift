@@ -144,12 +144,51 @@ struct BadRunStateTests {
         }
     }
 
+    /// As another user (setpriv from util-linux, when the tests run as root, as CI does): a data folder
+    /// or file without read permission is named with "permission denied", not "file not found".
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func unreadableDataSaysPermissionDenied() throws {
+        let folder = try CLI.temporaryFolder("perm")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fixtures = try Fixtures()
+        try fixtures.writeIDX(count: 4, gzip: false)
+        let data = "\(folder)/data"
+        try FileManager.default.moveItem(atPath: fixtures.directory, toPath: data)
+        // A copy of the executable that the other user can run, wherever the build folder lies.
+        let executable = "\(folder)/locallearn"
+        try FileManager.default.copyItem(atPath: CLI.executable!, toPath: executable)
+        chmod(folder, 0o755)
+        func runAsNobody() throws -> CLI.Result {
+            let process = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", executable, "train", "--dataset", "mnist",
+                           "--data-dir", data, "--model", "mlp:6-4-10"]
+            let path = "\(folder)/run.sh"
+            try ("#!/bin/sh\nexec " + process.joined(separator: " ") + " 2>&1\n").write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o755)
+            let task = Process()
+            task.executableURL = URL(fileURLWithPath: path)
+            let pipe = Pipe()
+            task.standardOutput = pipe
+            try task.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            task.waitUntilExit()
+            return CLI.Result(status: task.terminationStatus, signalled: false, timedOut: false, output: "", errors: text)
+        }
+        chmod(data, 0o000)
+        let folderDenied = try runAsNobody()
+        #expect(folderDenied.status == 1 && folderDenied.errorLine == "\(data): cannot be read (permission denied)", "\(folderDenied.errors)")
+        chmod(data, 0o755)
+        chmod("\(data)/train-images-idx3-ubyte", 0o000)
+        let fileDenied = try runAsNobody()
+        #expect(fileDenied.errorLine == "\(data)/train-images-idx3-ubyte: cannot be read (permission denied)", "\(fileDenied.errors)")
+    }
+
     @Test func compareExitsNonZeroAndShowsTheChildsOwnError() throws {
         let folder = try CLI.temporaryFolder("compare")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try CLI.run(["compare", "--rules", "bp", "--set", "bp.lr=1e30", "--set", "bp.optimizer=sgd", "--epochs", "1",
                                   "--model", "mlp:784-16-10:relu", "--threads", "1", "--out", folder], timeout: 120)
-        #expect(result.status == 1 && result.errorLine?.contains("1 of 1 runs failed (bp)") == true, "\(result.errors)")
+        // The child's own error line comes first (passed through), then compare's summary.
+        #expect(result.status == 1 && result.errors.contains("Error: 1 of 1 runs failed (bp)"), "\(result.errors)")
         let table = try String(contentsOfFile: "\(folder)/results.md", encoding: .utf8)
         #expect(table.contains("rule bp: the loss became"), "\(table)")
     }

@@ -20,13 +20,14 @@ enum CLI {
     /// `LOCALLEARN_EXECUTABLE` names another build to test (e.g. an older one, to see the fuzzer find its traps).
     static var executable: String? { ProcessInfo.processInfo.environment["LOCALLEARN_EXECUTABLE"] ?? InterruptTests.executable }
 
-    /// Runs `arguments` in `directory` (default: the current one), killing it after `timeout` seconds.
+    /// Runs `arguments` in `directory` (default: the temporary folder, so that no relative output path
+    /// lands in the repository), killing it after `timeout` seconds.
     static func run(_ arguments: [String], in directory: String? = nil, timeout: TimeInterval = 60) throws -> Result {
         guard let executable else { throw CLIMissing() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = "1"
         process.environment = environment

@@ -85,7 +85,7 @@ struct CLIFuzzTests {
                                       "checkpoint-every", "decay-every", "only", "rules", "sll-codes", "stages", "threads"]
     static let small = ["-1", "0", "1", "2", "3", "", "nan", "abc", "1.5", "-0", "2,1", "bp", "bp,fa", "foo", "layers"]
     static let hostile = ["-1", "0", "1", "2", "0.5", "-0.5", "nan", "inf", "-inf", "1e30", "1e-30", "9223372036854775807",
-                          "99999999999999999999", "", " ", "abc", "2,4", "bp,fa", "x,y,", "--", "=", "/nonexistent/x", "/proc/x"]
+                          "99999999999999999999", "", " ", "abc", "2,4", "bp,fa", "x,y,", "--", "=", "/dev/null/x", "/proc/x"]
     static let specs = ["mlp:784-8-10", "mlp:784-8-10:relu", "mlp:784-8x2-10:tanh:res", "cnn:4,M:fc8", "cnn:4,A2:nobn", "smallconv:tanh",
                         "mlp:784-100000000-10", "cnn:100000000", "mlp:784-8x99999999999999999999-10", "mlp:", "mlp:784", "mlp:784-0-10",
                         "mlp:784--10", "cnn:", "cnn:M", "cnn:A0", "resnet:0", "resnet:-1", "resnet:1:x", "mlp:784-8-10:leakyrelu-5",
@@ -96,12 +96,12 @@ struct CLIFuzzTests {
         if name == "model" { return specs }
         if name == "config" { return [files.goodConfig, files.badConfig, files.text, files.folder, "/nonexistent.yaml", ""] }
         if name == "resume" || name == "checkpoint" {
-            return [files.checkpoint, "\(files.checkpoint)/checkpoint.safetensors", files.weights, files.text, files.folder, "/nonexistent", ""]
+            return [files.checkpoint, "\(files.checkpoint)/checkpoint.safetensors", files.weights, files.text, files.folder, "/dev/null/x", ""]
         }
-        if name == "data-dir" { return [files.data, files.folder, files.text, "/nonexistent", ""] }
+        if name == "data-dir" { return [files.data, files.folder, files.text, "/dev/null/x", ""] }
         if name.contains("dir") || ["log", "out", "json", "markdown"].contains(name) {
             let fresh = "\(files.folder)/\(name)-\(unique)"
-            return [fresh, fresh, files.folder, files.text, "/nonexistent/x", "/proc/x", "", files.checkpoint]
+            return [fresh, fresh, files.folder, files.text, "\(files.text)/x", "/dev/null/x", "/proc/x", "", files.checkpoint]
         }
         if name == "set" { return ["bp.lr=0", "bp.lr=nan", "all.optimizer=foo", "bp.momentum=2", "x", "bp.weight-decay=-1", "all.lr=1e-3"] }
         if budget.contains(name) { return small }
@@ -138,7 +138,8 @@ struct CLIFuzzTests {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for arguments in stride(from: worker, to: drawn.count, by: workers).map({ drawn[$0] }) {
                 do {
-                    let result = try CLI.run(arguments, timeout: 60)
+                    // In the fixture folder: a relative path drawn for an output lands there, not in the repository.
+                    let result = try CLI.run(arguments, in: files.folder, timeout: 60)
                     failures.count(result.status)
                     if let problem = Self.problem(result) { failures.add("\(problem): locallearn \(arguments.joined(separator: " "))") }
                 } catch {

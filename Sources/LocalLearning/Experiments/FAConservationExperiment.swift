@@ -82,6 +82,7 @@ public enum FAConservationExperiment {
                 let start = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
                 let model = try ModelSpec.build("mlp:\(inputs)-\(width)-\(train.classes):leakyrelu", inputShape: train.sampleShape,
                                                 classes: train.classes, seed: configuration.seed)
+                try rule.checkCanTrain(model)
                 let fa = rule as? FeedbackAlignment
                 fa?.prepare(model)
                 let feedback: (Linear) -> Tensor? = { layer in fa?.feedbackMatrix(for: layer) }
