@@ -40,6 +40,30 @@ struct LayerGradientTests {
         #expect(GradientCheck.check(conv, input: x).worst < Self.tolerance)
     }
 
+    /// Sample chunks of one, of two (3 = 2 + 1) and the whole batch give the same output and gradients.
+    @Test(arguments: [(1, 1, 1), (1, 1, 0), (2, 1, 1)])
+    func convolutionInSampleChunksMatchesTheWholeBatch(samplesPerChunk: Int, stride: Int, padding: Int) {
+        var rng = SeededGenerator(seed: 31)
+        let whole = Conv2D(3, 4, kernelSize: 3, stride: stride, padding: padding, rng: &rng)
+        var rng2 = SeededGenerator(seed: 31)
+        let chunked = Conv2D(3, 4, kernelSize: 3, stride: stride, padding: padding, rng: &rng2)
+        let x = GradientCheck.input([3, 3, 7, 6], seed: 32)
+        let plane = ((7 + 2 * padding - 3) / stride + 1) * ((6 + 2 * padding - 3) / stride + 1)
+        chunked.chunkFloats = samplesPerChunk * 27 * plane
+        #expect(ConvolutionScratch.chunks(batch: 3, geometry: chunked.geometry(height: 7, width: 6), floats: chunked.chunkFloats).count
+                == (samplesPerChunk == 1 ? 3 : 2))
+        let y = whole.forward(x, mode: .training), yc = chunked.forward(x, mode: .training)
+        let direct = Self.directConvolution(whole, x)
+        #expect(zip(yc.scalars, direct.scalars).allSatisfy { abs($0 - $1) < 1e-5 } && zip(y.scalars, yc.scalars).allSatisfy { abs($0 - $1) < 1e-5 })
+        var rng3 = SeededGenerator(seed: 33)
+        let dy = Tensor.uniform(y.shape, bound: 1, using: &rng3)
+        let dx = whole.backward(dy, propagate: true)!, dxc = chunked.backward(dy, propagate: true)!
+        #expect(zip(dx.scalars, dxc.scalars).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(zip(whole.weight.gradient.scalars, chunked.weight.gradient.scalars).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(zip(whole.bias!.gradient.scalars, chunked.bias!.gradient.scalars).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(GradientCheck.check(chunked, input: x).worst < Self.tolerance)
+    }
+
     @Test func perturbativeForwardMatchesADirectLoopAndBackwardMatchesFiniteDifferences() {
         var rng = SeededGenerator(seed: 11)
         let layer = Perturbative(2, 3, masks: 2, noiseLevel: 0.3, rng: &rng)

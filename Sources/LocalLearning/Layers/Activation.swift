@@ -82,8 +82,10 @@ public enum ActivationFunction: Sendable, Equatable {
     public func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
-        case .relu: for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
-        case let .leakyReLU(slope): for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : slope * dy[i] }
+        // Branch-free 8-lane selects: a data-dependent branch per element mispredicts on half the inputs.
+        case .relu: Self.select(count, dx, gate: y, dy) { gate, d in d.replacing(with: 0, where: gate .<= 0) }
+        case let .leakyReLU(slope):
+            Self.select(count, dx, gate: x, dy) { gate, d in d.replacing(with: d * slope, where: gate .<= 0) }
         case .tanh: for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
         case .sigmoid: for i in 0..<count { dx[i] = dy[i] * y[i] * (1 - y[i]) }
         case let .elu(alpha): for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : dy[i] * (y[i] + alpha) }
@@ -93,6 +95,28 @@ public enum ActivationFunction: Sendable, Equatable {
             case .straightThrough: dx.update(from: dy, count: count)
             }
         case .identity: dx.update(from: dy, count: count)
+        }
+    }
+}
+
+extension ActivationFunction {
+    /// dx[i] = rule(gate[i], dy[i]) over 8-lane vectors, the tail lane by lane.
+    @inline(__always)
+    static func select(_ count: Int, _ dx: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                       _ rule: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) {
+        let vectors = count / 8
+        let g = UnsafeRawPointer(gate), d = UnsafeRawPointer(dy), out = UnsafeMutableRawPointer(dx)
+        for v in 0..<vectors {
+            let offset = v * 32
+            let result = rule(g.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self),
+                              d.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
+            out.storeBytes(of: result, toByteOffset: offset, as: SIMD8<Float>.self)
+        }
+        for i in (vectors * 8)..<count {
+            var lanes = SIMD8<Float>(repeating: 0), grad = SIMD8<Float>(repeating: 0)
+            lanes[0] = gate[i]
+            grad[0] = dy[i]
+            dx[i] = rule(lanes, grad)[0]
         }
     }
 }

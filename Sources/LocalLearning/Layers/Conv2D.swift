@@ -1,15 +1,18 @@
-/// A 2-d convolution over [N, C, H, W] inputs (cross-correlation, as in PyTorch), by im2col + GEMM.
+/// A 2-d convolution over [N, C, H, W] inputs (cross-correlation, as in PyTorch), by im2col + GEMM
+/// over chunks of samples: a chunk's patch columns live only in a per-thread scratch buffer (a few
+/// MiB, shared by every convolution on the thread), and backward unfolds them again from the input
+/// it keeps — nothing but that input (storage shared with the layer before) is held between passes.
 ///
 /// Weight shape [out, in, k, k]; default initialisation is PyTorch's: U(−1/√(in·k²), +…) for W and b.
 public final class Conv2D: WeightedLayer {
     public let inChannels, outChannels, kernelSize, stride, padding: Int
     public let weight: Parameter
     public let bias: Parameter?
-    private let columns = Workspace()          // im2col of the cached input, reused across steps
-    private let scratch = Workspace()          // [out, N·P] products and their gradients
-    private let inputGradientColumns = Workspace()
+    /// The training forward's input, which backward unfolds again.
+    private var input: Tensor?
     private var cachedGeometry: ConvolutionGeometry?
-    private var cachedBatch = 0
+    /// Floats of patch columns per chunk of samples (tests make it small to force several chunks).
+    var chunkFloats = ConvolutionScratch.chunkFloats
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, initializer: Initializer = .pytorchDefault, rng: inout SeededGenerator) {
@@ -29,11 +32,9 @@ public final class Conv2D: WeightedLayer {
         "Conv2D(\(inChannels)→\(outChannels), \(kernelSize)×\(kernelSize), stride \(stride), pad \(padding))"
     }
 
-    public var heldBuffers: [HeldBuffer] { [columns, scratch, inputGradientColumns].compactMap(\.heldBuffer) }
+    public var heldBuffers: [HeldBuffer] { (input?.heldBuffer.map { [$0] } ?? []) + ConvolutionScratch.current.heldBuffers }
     public func releaseHeld() {
-        columns.release()
-        scratch.release()
-        inputGradientColumns.release()
+        input = nil
         cachedGeometry = nil
     }
 
@@ -56,66 +57,79 @@ public final class Conv2D: WeightedLayer {
         precondition(input.rank == 4 && input.shape[1] == inChannels, "\(summary) got input \(input.shape)")
         let batch = input.shape[0]
         let g = geometry(height: input.shape[2], width: input.shape[3])
-        let plane = g.outputPlane, outC = outChannels, columnCount = batch * plane
-        let cols = columns.buffer(g.patchSize * columnCount)
-        input.withUnsafeBufferPointer { Im2col.unfold($0.baseAddress!, batch: batch, geometry: g, into: cols) }
-        let product = scratch.buffer(outC * columnCount)
-        weight.value.withUnsafeBufferPointer { w in
-            BLAS.gemm(m: outC, n: columnCount, k: g.patchSize, a: w.baseAddress!, b: cols, c: product)
-        }
-        cachedGeometry = mode == .training ? g : nil
-        cachedBatch = batch
-        // [out, N·P] → [N, out, P], adding the bias.
-        return Tensor(uninitializedShape: [batch, outC, g.outputHeight, g.outputWidth]) { y in
-            let bias = self.bias?.value.scalars
-            Parallel.forRanges(outC, costPerItem: columnCount) { range in
-                for o in range {
-                    let b = bias?[o] ?? 0
-                    for n in 0..<batch {
-                        let source = product + o * columnCount + n * plane
-                        let target = y.baseAddress! + (n * outC + o) * plane
-                        for p in 0..<plane { target[p] = source[p] + b }
+        let plane = g.outputPlane, outC = outChannels, inputSize = inChannels * g.inputPlane
+        let scratch = ConvolutionScratch.current
+        let output = Tensor(uninitializedShape: [batch, outC, g.outputHeight, g.outputWidth]) { y in
+            input.withUnsafeBufferPointer { x in
+                weight.value.withUnsafeBufferPointer { w in
+                    for chunk in ConvolutionScratch.chunks(batch: batch, geometry: g, floats: chunkFloats) {
+                        let count = chunk.count, columnCount = count * plane
+                        let cols = scratch.columns.buffer(g.patchSize * columnCount)
+                        Im2col.unfold(x.baseAddress! + chunk.lowerBound * inputSize, batch: count, geometry: g, into: cols)
+                        let target = y.baseAddress! + chunk.lowerBound * outC * plane
+                        // One sample's [out, P] product is its output slice; a larger chunk's [out, n·P] is scattered.
+                        let product = count == 1 ? target : scratch.product.buffer(outC * columnCount)
+                        BLAS.gemm(m: outC, n: columnCount, k: g.patchSize, a: w.baseAddress!, b: cols, c: product)
+                        ConvolutionScratch.scatter(product, into: target, channels: outC, samples: count, plane: plane,
+                                                   bias: bias?.value)
                     }
                 }
             }
         }
+        if mode == .training {
+            self.input = input
+            cachedGeometry = g
+        } else {
+            self.input = nil
+            cachedGeometry = nil
+        }
+        return output
     }
 
     public func backward(_ outputGradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
-        guard let g = cachedGeometry else { preconditionFailure("\(summary): backward without a training forward") }
-        let batch = cachedBatch, plane = g.outputPlane, outC = outChannels, columnCount = batch * plane
+        guard let g = cachedGeometry, let input else { preconditionFailure("\(summary): backward without a training forward") }
+        let batch = input.shape[0], plane = g.outputPlane, outC = outChannels, inputSize = inChannels * g.inputPlane
         precondition(outputGradient.shape == [batch, outC, g.outputHeight, g.outputWidth],
                      "\(summary) got gradient \(outputGradient.shape)")
-        // [N, out, P] → [out, N·P]
-        let dy = scratch.buffer(outC * columnCount)
-        outputGradient.withUnsafeBufferPointer { src in
-            Parallel.forRanges(outC, costPerItem: columnCount) { range in
-                for o in range {
-                    for n in 0..<batch {
-                        let source = src.baseAddress! + (n * outC + o) * plane, target = dy + o * columnCount + n * plane
-                        for p in 0..<plane { target[p] = source[p] }
+        let matrix = feedback ?? weight.value
+        precondition(matrix.shape == weight.value.shape, "\(summary): feedback \(matrix.shape) must match weight \(weight.value.shape)")
+        let scratch = ConvolutionScratch.current
+        var inputGradient = propagate ? Tensor(shape: [batch, inChannels, g.height, g.width]) : nil
+        bias?.gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dyAll in
+                for (index, chunk) in ConvolutionScratch.chunks(batch: batch, geometry: g, floats: chunkFloats).enumerated() {
+                    let count = chunk.count, columnCount = count * plane
+                    let cols = scratch.columns.buffer(g.patchSize * columnCount)
+                    Im2col.unfold(x.baseAddress! + chunk.lowerBound * inputSize, batch: count, geometry: g, into: cols)
+                    // dy of the chunk as [out, n·P] (a single sample's slice already is).
+                    let source = dyAll.baseAddress! + chunk.lowerBound * outC * plane
+                    let dy: UnsafePointer<Float>
+                    if count == 1 {
+                        dy = source
+                    } else {
+                        let gathered = scratch.product.buffer(outC * columnCount)
+                        ConvolutionScratch.gather(source, into: gathered, channels: outC, samples: count, plane: plane)
+                        dy = UnsafePointer(gathered)
+                    }
+                    weight.gradient.withUnsafeMutableBufferPointer { dw in
+                        BLAS.gemm(transposeB: true, m: outC, n: g.patchSize, k: columnCount, a: dy, b: cols,
+                                  beta: index == 0 ? 0 : 1, c: dw.baseAddress!)
+                    }
+                    bias?.gradient.withUnsafeMutableBufferPointer { db in
+                        for o in 0..<outC { db[o] += VectorMath.sum(dy + o * columnCount, count: columnCount) }
+                    }
+                    guard inputGradient != nil else { continue }
+                    let dCols = scratch.gradientColumns.buffer(g.patchSize * columnCount)
+                    matrix.withUnsafeBufferPointer { b in
+                        BLAS.gemm(transposeA: true, m: g.patchSize, n: columnCount, k: outC, a: b.baseAddress!, b: dy, c: dCols)
+                    }
+                    inputGradient!.withUnsafeMutableBufferPointer { dx in
+                        Im2col.fold(dCols, batch: count, geometry: g, into: dx.baseAddress! + chunk.lowerBound * inputSize)
                     }
                 }
             }
         }
-        let cols = columns.pointer
-        weight.gradient.withUnsafeMutableBufferPointer { dw in
-            BLAS.gemm(transposeB: true, m: outC, n: g.patchSize, k: columnCount, a: dy, b: cols, c: dw.baseAddress!)
-        }
-        bias?.gradient.withUnsafeMutableBufferPointer { db in
-            for o in 0..<outC {
-                db[o] = VectorMath.sum(dy + o * columnCount, count: columnCount)
-            }
-        }
-        guard propagate else { return nil }
-        let matrix = feedback ?? weight.value
-        precondition(matrix.shape == weight.value.shape, "\(summary): feedback \(matrix.shape) must match weight \(weight.value.shape)")
-        let dCols = inputGradientColumns.buffer(g.patchSize * columnCount)
-        matrix.withUnsafeBufferPointer { b in
-            BLAS.gemm(transposeA: true, m: g.patchSize, n: columnCount, k: outC, a: b.baseAddress!, b: dy, c: dCols)
-        }
-        return Tensor(uninitializedShape: [batch, inChannels, g.height, g.width]) { dx in
-            Im2col.fold(dCols, batch: batch, geometry: g, into: dx.baseAddress!)
-        }
+        return inputGradient
     }
 }
