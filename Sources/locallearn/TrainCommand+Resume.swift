@@ -19,8 +19,8 @@ extension TrainCommand {
             guard let value = T(rawValue: raw) else { throw CommandError("the saved --\(option) '\(raw)' is unknown to this version") }
             return value
         }
-        (dataset, optimizer, initializer) = (try choice(c.dataset, "dataset"), try choice(c.optimizer, "optimizer"),
-                                             try choice(c.initializer, "initializer"))
+        (dataset, optimizer) = (try choice(c.dataset, "dataset"), try choice(c.optimizer, "optimizer"))
+        initializer = try choice(c.initializer, "initializer") as Initializer
         onNaN = try choice(c.onNan ?? NonFinitePolicy.stop.rawValue, "on-nan")
         (rule, model, dataDir, epochs, batchSize) = (c.rule, c.model, c.dataDir, c.epochs, c.batchSize)
         (lr, momentum, nesterov, weightDecay) = (c.learningRate, c.momentum, c.nesterov, c.weightDecay)

@@ -66,8 +66,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training samples.")
     var trainLimit: Int?
 
-    @Option(help: "Weight initialiser.")
-    var initializer = Initializer.pytorchDefault
+    @Option(help: "Weight initialiser (default: the rule's — he-normal-conv for dgl and auglocal, as their reference code; pytorch otherwise).")
+    var initializer: Initializer?
 
     @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
     var log: String?
@@ -250,12 +250,15 @@ struct TrainCommand: ParsableCommand {
                          epochs: epochs, batchSize: batchSize, optimizer: optimizer.rawValue, learningRate: lr, momentum: momentum, nesterov: nesterov,
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
-                         trainLimit: trainLimit, initializer: initializer.rawValue, standardize: standardize,
+                         trainLimit: trainLimit, initializer: resolvedInitializer.rawValue, standardize: standardize,
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients)
     }
+
+    /// `--initializer`, or the rule's default when it is not given.
+    var resolvedInitializer: Initializer { initializer ?? RuleRecipe.initializer(for: rule) }
 
     var recLRAConfiguration: RecursiveLRA.Configuration {
         RecursiveLRA.Configuration(beta: beta, gamma: gamma, errorSynapses: RecursiveLRA.ErrorSynapseRule(rawValue: errorSynapses)!,
@@ -322,7 +325,7 @@ struct TrainCommand: ParsableCommand {
         let network: Model
         do {
             network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
-                                          initializer: initializer)
+                                          initializer: resolvedInitializer)
         } catch let error as ModelError {
             throw CommandError(error.description)
         }

@@ -32,6 +32,52 @@ struct AugLocalTests {
         #expect(AugLocal().unsupportedReason(for: try ModelSpec.build("mlp:16-8-3:relu", inputShape: [16], classes: 3)) != nil)
     }
 
+    /// DGL as the AugLocal reference builds it: K units give K − 1 heads (the last unit trains by the
+    /// output loss), hidden linear width C·s² (64/128/256 for 16/32/64 channels at CIFAR size), and
+    /// the heads' convolutions drawn N(0, 2/(k²·out)).
+    @Test func dglHeadsFollowTheReferenceCode() throws {
+        let model = try ModelSpec.build("resnet:1", inputShape: [3, 32, 32], classes: 10)
+        let rule = DGL(seed: 4)
+        rule.prepare(model)
+        #expect(rule.heads.count == 3, "stem and two of three BasicBlocks train locally; the last trains with the classifier")
+        let widths = rule.heads.map { $0.layers.compactMap { $0 as? Linear }.dropLast().map(\.outputSize) }
+        #expect(widths == [[64, 64], [64, 64], [128, 128]], "\(widths)")
+        let convolutions = rule.heads[0].layers.compactMap { $0 as? Conv2D }
+        let values = convolutions.flatMap(\.weight.value.scalars)
+        let std = (values.reduce(0) { $0 + Double($1 * $1) } / Double(values.count)).squareRoot()
+        #expect(abs(std - (2.0 / 16).squareRoot()) < 0.05, "std \(std) vs √(2/16)")
+        // The reference's learning signal: heads for units 0…K−2, backprop from the output into unit K−1.
+        let macs = rule.macsPerSample(model)
+        let tail = model.layerMACs.filter { $0.layer is WeightedLayer && $0.block >= model.blocks.count - 2 }.dropFirst().reduce(0) { $0 + $1.macs }
+        #expect(tail > 0 && macs.signal > tail)
+    }
+
+    @Test func theLastUnitOfDGLLearnsFromTheOutputLoss() throws {
+        // Perturbing the classifier changes what the last hidden block learns, not what the first does.
+        func afterStep(perturbClassifier: Bool) throws -> (first: [Tensor], last: [Tensor]) {
+            let data = TrainingTests.blobs(count: 16, seed: 1)
+            let model = try ModelSpec.build("resnet:1", inputShape: data.sampleShape, classes: 3, seed: 3)
+            if perturbClassifier { model.blocks.last!.parameters.forEach { $0.value = $0.value.mapped { $0 * 1.5 + 0.1 } } }
+            _ = DGL(seed: 2).step(model: model, batch: Batch(images: data.images, labels: data.labels), optimizer: SGD(learningRate: 0.1))
+            let hidden = model.blocks.count - 2
+            return (model.blocks[0].parameters.map(\.value), model.blocks[hidden].parameters.map(\.value))
+        }
+        let plain = try afterStep(perturbClassifier: false), perturbed = try afterStep(perturbClassifier: true)
+        #expect(plain.first == perturbed.first)
+        #expect(plain.last != perturbed.last)
+    }
+
+    @Test func dglAndAugLocalRunsDefaultToTheReferenceInitialisation() {
+        #expect(RuleRecipe.initializer(for: "dgl") == .heNormalConvolutions && RuleRecipe.initializer(for: "auglocal") == .heNormalConvolutions)
+        #expect(RuleRecipe.initializer(for: "bp") == .pytorchDefault)
+        var rng = SeededGenerator(seed: 1)
+        let conv = Initializer.heNormalConvolutions.make([64, 32, 3, 3], using: &rng)
+        let std = (conv.scalars.reduce(0) { $0 + Double($1 * $1) } / Double(conv.count)).squareRoot()
+        #expect(abs(std - (2.0 / (9 * 64)).squareRoot()) < 0.003, "\(std)")
+        let linear = Initializer.heNormalConvolutions.make([10, 64], using: &rng)
+        #expect(linear.scalars.allSatisfy { abs($0) <= 1 / Float(8) }, "linear layers as PyTorch: U(±1/√fan-in)")
+    }
+
     /// Weights of the first unit after one step, with a later unit's weights perturbed or not.
     static func firstUnitAfterStep(_ rule: () -> LearningRule, perturbLater: Bool) throws -> [Tensor] {
         let data = TrainingTests.blobs(count: 16, seed: 1)

@@ -22,6 +22,12 @@ public struct RuleRecipe: Sendable, Equatable, Codable {
         rule.hasPrefix("lls") ? RuleRecipe(optimizer: .adamw, learningRate: 5e-3) : RuleRecipe(optimizer: .adam, learningRate: 1e-3)
     }
 
+    /// The weight initialiser a rule's runs use unless `--initializer` says otherwise: the AugLocal and
+    /// DGL reference code draws every convolution N(0, 2/(k²·out)); other rules take PyTorch's default.
+    public static func initializer(for rule: String) -> Initializer {
+        ["dgl", "auglocal"].contains(rule) ? .heNormalConvolutions : .pytorchDefault
+    }
+
     public static let keys = ["optimizer", "lr", "momentum", "weight-decay"]
 
     /// One `--set` item: `RULE.KEY=VALUE`, where RULE is a rule name or `all`.

@@ -11,6 +11,9 @@ public enum Initializer: String, Sendable, CaseIterable {
     case kaimingUniform = "kaiming-uniform"
     /// He et al. for ReLU: N(0, 2/fanIn).
     case kaimingNormal = "kaiming-normal"
+    /// Convolutions N(0, 2/fanOut) = N(0, 2/(k²·out)) and linear layers as `pytorch`: how the AugLocal
+    /// and DGL reference code (like torchvision's CIFAR ResNets) initialise their networks.
+    case heNormalConvolutions = "he-normal-conv"
 
     /// Fan-in and fan-out of a weight of `shape` = [out, in, kernel dims…].
     public static func fans(_ shape: [Int]) -> (fanIn: Int, fanOut: Int) {
@@ -26,6 +29,8 @@ public enum Initializer: String, Sendable, CaseIterable {
         case .pytorchDefault: return 1 / Float(fanIn).squareRoot() / Float(3).squareRoot()
         case .xavierUniform, .xavierNormal: return (2 / Float(fanIn + fanOut)).squareRoot()
         case .kaimingUniform, .kaimingNormal: return (2 / Float(fanIn)).squareRoot()
+        case .heNormalConvolutions:
+            return shape.count > 2 ? (2 / Float(fanOut)).squareRoot() : Initializer.pytorchDefault.standardDeviation(for: shape)
         }
     }
 
@@ -38,6 +43,9 @@ public enum Initializer: String, Sendable, CaseIterable {
         case .xavierUniform: bound = (6 / Float(fanIn + fanOut)).squareRoot()
         case .kaimingUniform: bound = (6 / Float(fanIn)).squareRoot()
         case .xavierNormal, .kaimingNormal:
+            return Tensor.normal(shape, standardDeviation: standardDeviation(for: shape), using: &rng)
+        case .heNormalConvolutions:
+            guard shape.count > 2 else { return Initializer.pytorchDefault.make(shape, using: &rng) }
             return Tensor.normal(shape, standardDeviation: standardDeviation(for: shape), using: &rng)
         }
         return Tensor.uniform(shape, bound: bound, using: &rng)

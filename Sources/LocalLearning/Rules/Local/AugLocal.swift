@@ -13,7 +13,9 @@ import Glibc
 ///   Python does (all later units when d_l ≥ K−1−l) — with a stride-2 block and a 1×1 shortcut where
 ///   the width doubles (a skipped downsample deferred to the next sampled block), then global average
 ///   pool, BatchNorm when d_l ≤ 1, and a linear classifier;
-/// - pyramidal depth: d_l = max(1, round(d·(1 − l·τ/(K′−2)) + l·τ/(K′−2))).
+/// - pyramidal depth: d_l = max(1, round(d·(1 − l·τ/(K′−2)) + l·τ/(K′−2)));
+/// - the auxiliary networks' convolutions are drawn N(0, 2/(k²·out)), as the reference initialises
+///   every convolution (the main network's follow `--initializer`, whose default for this rule is the same).
 public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
     public let depth: Int
     public let pyramid: Float
@@ -75,11 +77,11 @@ public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, Auxili
                 pending += log2(Double(next) / Double(width))
                 var stride = 1
                 if pending >= 1 { stride = 2; pending -= 1 }
-                let body: [Layer] = [Conv2D(width, next, kernelSize: 3, stride: stride, padding: 1, bias: false, rng: &rng),
+                let body: [Layer] = [Conv2D(width, next, kernelSize: 3, stride: stride, padding: 1, bias: false, initializer: .heNormalConvolutions, rng: &rng),
                                      BatchNorm(channels: next), Activation(.relu),
-                                     Conv2D(next, next, kernelSize: 3, padding: 1, bias: false, rng: &rng), BatchNorm(channels: next)]
+                                     Conv2D(next, next, kernelSize: 3, padding: 1, bias: false, initializer: .heNormalConvolutions, rng: &rng), BatchNorm(channels: next)]
                 let shortcut: [Layer] = stride != 1 || next != width
-                    ? [Conv2D(width, next, kernelSize: 1, stride: stride, bias: false, rng: &rng), BatchNorm(channels: next)] : []
+                    ? [Conv2D(width, next, kernelSize: 1, stride: stride, bias: false, initializer: .heNormalConvolutions, rng: &rng), BatchNorm(channels: next)] : []
                 layers += [Residual(body: body, shortcut: shortcut), Activation(.relu)]
                 width = next
             }
