@@ -6,3 +6,4 @@ extension DatasetName: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension Initializer: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
+extension DirectFeedbackAlignment.Injection: ExpressibleByArgument {}

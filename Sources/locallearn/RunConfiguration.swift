@@ -41,6 +41,8 @@ struct RunConfiguration: Codable {
     /// Set when the run trained its stages as this many MPI ranks (each saves its own stage file).
     var mpiStageRanks: Int?
     var transientGradients: Bool?
+    /// `--dfa-injection`; configurations saved before it existed injected after pooling.
+    var dfaInjection: String?
 }
 
 extension RunConfiguration {

@@ -55,6 +55,7 @@ extension TrainCommand {
             "stages": integer { $0.stages = $1 }, "stage-boundaries": text { $0.stageBoundaries = $1 },
             "per-unit-stages": flag { $0.perUnitStages = $1 },
             "transient-gradients": flag { $0.transientGradients = $1 },
+            "dfa-injection": choice("dfa-injection") { $0.dfaInjection = $1 },
         ]
     }
 

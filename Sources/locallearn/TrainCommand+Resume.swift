@@ -34,6 +34,7 @@ extension TrainCommand {
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
         (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)
         transientGradients = c.transientGradients ?? false
+        dfaInjection = try choice(c.dfaInjection ?? DirectFeedbackAlignment.Injection.afterPooling.rawValue, "dfa-injection")
     }
 
     /// The command that continues the run saved at `path` (`epochsDone` epochs trained): the saved

@@ -75,6 +75,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Feedback matrices of fa, frsf, dfa: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in), as torch's Linear init).")
     var feedbackInit = "xavier"
 
+    @Option(help: "dfa: where the signal enters a block that ends in pooling — before-pooling (the activation's output, all C·H·W; the LLS reference code's DFA) or after-pooling (the block's output).")
+    var dfaInjection = DirectFeedbackAlignment.Injection.beforePooling
+
     @Flag(help: "Feedback-alignment rules: keep every weighted layer's Frobenius norm at its initial value.")
     var constrainWeights = false
 
@@ -254,7 +257,8 @@ struct TrainCommand: ParsableCommand {
                          diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
-                         stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients)
+                         stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients,
+                         dfaInjection: dfaInjection.rawValue)
     }
 
     /// `--initializer`, or the rule's default when it is not given.
@@ -332,7 +336,7 @@ struct TrainCommand: ParsableCommand {
         let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
             feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
             basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration,
-            sll: sllConfiguration, localUnit: localUnit, auxDepth: auxDepth, pyramid: pyramid))!
+            sll: sllConfiguration, localUnit: localUnit, auxDepth: auxDepth, pyramid: pyramid, dfaInjection: dfaInjection))!
         if let reason = learningRule.refusal(for: network) { throw CommandError("rule \(rule) cannot train \(model): \(reason)") }
         let mpi = try mpiRole()
         if transientGradients {

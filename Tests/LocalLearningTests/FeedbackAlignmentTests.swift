@@ -89,6 +89,32 @@ struct FeedbackAlignmentTests {
         for i in 0..<b.count { #expect(b[i].sign == layer.weight.value[i].sign || b[i] == 0) }
     }
 
+    /// Where the signal enters a pooled conv block: before the pooling (the reference's DFA) with B = W·Pᵀ
+    /// (P: the 2×2 average pool, a fixed linear map), or after it with B = W — both then equal backprop.
+    @Test func dfaEntersConvBlocksBeforeTheirPoolingByDefault() throws {
+        let spec = "cnn:4,A2"   // conv 4×4×4 → 2×2 average pool → linear 16 → 3
+        let bp = try weightsAfterOneStep(Backprop(), spec: spec)
+        let before = DirectFeedbackAlignment()
+        let viaBefore = try weightsAfterOneStep(before, spec: spec) { m in
+            let w = m.weightedLayers[1].weight.value   // [3, 4·2·2]
+            var b = Tensor(shape: [3, 4 * 4 * 4])
+            for k in 0..<3 { for c in 0..<4 { for y in 0..<4 { for x in 0..<4 {
+                b[((k * 4 + c) * 4 + y) * 4 + x] = w[((k * 4 + c) * 2 + y / 2) * 2 + x / 2] / 4
+            } } } }
+            before.setFeedback(b, forBlock: 0, of: m)
+        }
+        #expect(zip(viaBefore, bp).allSatisfy { zip($0.scalars, $1.scalars).allSatisfy { abs($0 - $1) < 1e-6 } })
+        let after = DirectFeedbackAlignment(injection: .afterPooling)
+        let viaAfter = try weightsAfterOneStep(after, spec: spec) { m in after.setFeedback(m.weightedLayers[1].weight.value, forBlock: 0, of: m) }
+        #expect(viaAfter == bp)
+        let m = try model("cnn:4,M,6,M:fc8", seed: 1)
+        let fresh = DirectFeedbackAlignment(), old = DirectFeedbackAlignment(injection: .afterPooling)
+        fresh.prepare(m)
+        old.prepare(m)
+        #expect(fresh.feedbackMatrix(forBlock: 0)!.shape == [3, 4 * 4 * 4] && old.feedbackMatrix(forBlock: 0)!.shape == [3, 4 * 2 * 2])
+        #expect(fresh.macsPerSample(m).signal == 3 * (64 + 24 + 8) && old.macsPerSample(m).signal == 3 * (16 + 6 + 8))
+    }
+
     @Test func dfaWithOutputWeightsAsFeedbackIsBackpropForOneHiddenLayer() throws {
         let spec = "mlp:16-8-3:tanh"
         let bp = try weightsAfterOneStep(Backprop(), spec: spec)

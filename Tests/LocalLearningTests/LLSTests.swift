@@ -44,6 +44,26 @@ struct LLSTests {
         #expect(Self.largestRowCosine(ClassBasis.random.matrix(classes: 10, features: 512)) < 0.2)
     }
 
+    /// The reference's LLS_Random: a fixed 0.1·N(0, 1) basis on un-normalised pooled features.
+    @Test func randomBasisIsTheReferencesLLSRandom() {
+        let big = ClassBasis.random.matrix(classes: 10, features: 512, seed: 3)
+        let std = (big.scalars.reduce(0) { $0 + Double($1 * $1) } / Double(big.count)).squareRoot()
+        #expect(abs(std - 0.1) < 0.005, "\(std)")
+        let head = LLSHead(activationShape: [6], classes: 3, poolSize: 6, basis: .random, temperature: 0.5, seed: 2)
+        let x = Tensor(shape: [2, 6], scalars: [0.5, -1, 2, 0.25, 3, -0.5, 1, 1, -2, 0.5, 0, 4])
+        let labels: [Int32] = [0, 2]
+        var expected = 0.0
+        for n in 0..<2 {
+            let logits = (0..<3).map { k in (0..<6).reduce(0.0) { $0 + Double(x[n * 6 + $1]) * Double(head.basis[k * 6 + $1]) } / 0.5 }
+            let top = logits.max()!
+            expected += -(logits[Int(labels[n])] - top - log(logits.reduce(0) { $0 + exp($1 - top) })) / 2
+        }
+        #expect(abs(Double(head.lossAndGradient(x, labels: labels).loss) - expected) < 1e-5)
+        #expect(ClassBasis.random.normalisesFeatures == false && ClassBasis.randomNormalised.normalisesFeatures)
+        let (activationError, _) = Self.headGradientErrors(head, shape: [2, 6], labels: labels)
+        #expect(activationError < 1e-2)
+    }
+
     /// |analytic − numeric| / max|numeric| for ∂loss/∂activation and the modulation's gradient.
     static func headGradientErrors(_ head: LLSHead, shape: [Int], labels: [Int32]) -> (Double, Double) {
         let input = GradientCheck.input(shape, seed: 5).mapped { $0 + 0.3 }

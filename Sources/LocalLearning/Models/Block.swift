@@ -25,6 +25,17 @@ public final class Block {
         backward(outputGradient, propagate: propagate) { $0.backward($1, propagate: $2) }
     }
 
+    /// Backward from the output of `layers[index]` (the layers after it are skipped: a signal that
+    /// enters the block before its pooling).
+    public func backward(_ gradient: Tensor, fromLayer index: Int, propagate: Bool) -> Tensor? {
+        var gradient = gradient
+        for position in stride(from: index, through: 0, by: -1) {
+            guard let g = layers[position].backward(gradient, propagate: propagate || position > 0) else { return nil }
+            gradient = g
+        }
+        return gradient
+    }
+
     /// The same pass with `layerBackward(layer, outputGradient, propagate)` standing in for each
     /// layer's own backward: the hook a learning rule uses to choose the signal a layer sends down.
     public func backward(_ outputGradient: Tensor, propagate: Bool,

@@ -1,28 +1,51 @@
 /// Direct feedback alignment (Nøkland, 2016): the output error e = ∂L/∂logits = (softmax − onehot)/N
-/// goes straight to every hidden block's output through a fixed random matrix B_i (classes × that
-/// block's output size, conv blocks included) and is then backpropagated inside the block only
-/// (so it is multiplied by the activation derivative). The classifier block gets the true error.
-/// No signal passes from block to block.
+/// goes straight to every hidden block through a fixed random matrix B_i (classes × the size of the
+/// activation it enters) and is then backpropagated inside the block only (so it is multiplied by the
+/// activation derivative). The classifier block gets the true error. No signal passes from block to block.
+///
+/// Where the signal enters a block that ends in pooling (`Injection`): `.beforePooling` (default) at
+/// the activation's output, all C·H·W of it — where the LLS reference code's DFA baseline hooks its
+/// feedback (`TrainingHook` of dim [C, 32, 32, 32] on a 32-channel 32×32 map); `.afterPooling` at the
+/// block's output, as this project did before 2026-12-01 (4× fewer feedback rows after a 2×2 max-pool,
+/// and a sparser signal through the pool's backward). Blocks without pooling are the same either way.
 public final class DirectFeedbackAlignment: LearningRule {
+    public enum Injection: String, Sendable, CaseIterable, Codable {
+        case beforePooling = "before-pooling"
+        case afterPooling = "after-pooling"
+    }
+
     public let initializer: Initializer
+    public let injection: Injection
     /// Present when `--constrain-weights` keeps every ‖W‖ at its initial value.
     public let weightConstraint: WeightNormConstraint?
     private var rng: SeededGenerator
-    /// B_i for each hidden block, [classes, block output size].
+    /// B_i for each hidden block, [classes, size of the activation the signal enters].
     private var matrices: [Int: Tensor] = [:]
 
-    public init(initializer: Initializer = .xavierUniform, constrainWeights: Bool = false, seed: UInt64 = 1) {
+    public init(initializer: Initializer = .xavierUniform, injection: Injection = .beforePooling, constrainWeights: Bool = false,
+                seed: UInt64 = 1) {
         self.initializer = initializer
+        self.injection = injection
         self.weightConstraint = constrainWeights ? WeightNormConstraint() : nil
         self.rng = SeededGenerator(seed: seed ^ 0xDFA0_DFA0)
     }
 
     public var name: String { "dfa" }
 
+    /// Per-sample shape of the activation the signal enters, for every hidden block.
+    public func injectionShapes(_ model: Model) -> [[Int]] {
+        injection == .beforePooling ? SignalTap.hiddenShapes(of: model) : Array(model.blockOutputShapes.dropLast())
+    }
+
+    /// The layer of `block` whose output receives the signal.
+    func injectionLayer(_ block: Block) -> Int {
+        injection == .beforePooling ? SignalTap.index(in: block) : block.layers.count - 1
+    }
+
     /// Draws B_i for every hidden block not seen yet.
     public func prepare(_ model: Model) {
         weightConstraint?.prepare(model)
-        let shapes = model.blockOutputShapes
+        let shapes = injectionShapes(model)
         for index in 0..<(model.blocks.count - 1) where matrices[index] == nil {
             matrices[index] = initializer.make([model.classes, shapes[index].reduce(1, *)], using: &rng)
         }
@@ -32,7 +55,7 @@ public final class DirectFeedbackAlignment: LearningRule {
 
     /// Replaces B_i, e.g. with the output weights to compare with backprop.
     public func setFeedback(_ matrix: Tensor, forBlock index: Int, of model: Model) {
-        let size = model.blockOutputShapes[index].reduce(1, *)
+        let size = injectionShapes(model)[index].reduce(1, *)
         precondition(matrix.shape == [model.classes, size], "DFA feedback for block \(index) must be [\(model.classes), \(size)]")
         matrices[index] = matrix
     }
@@ -41,12 +64,14 @@ public final class DirectFeedbackAlignment: LearningRule {
         prepare(model)
         let output = OutputError(model: model, batch: batch)
         let error = output.gradient
-        let shapes = model.blockOutputShapes
+        let shapes = injectionShapes(model)
         for (index, block) in model.blocks.enumerated() {
-            let signal = index == model.blocks.count - 1
-                ? error
-                : BLAS.matmul(error, matrices[index]!).reshaped([batch.count] + shapes[index])
-            _ = block.backward(signal, propagate: false)
+            if index == model.blocks.count - 1 {
+                _ = block.backward(error, propagate: false)
+            } else {
+                let signal = BLAS.matmul(error, matrices[index]!).reshaped([batch.count] + shapes[index])
+                _ = block.backward(signal, fromLayer: injectionLayer(block), propagate: false)
+            }
         }
         optimizer.update(model.parameters)
         weightConstraint?.apply(model)
@@ -55,9 +80,9 @@ public final class DirectFeedbackAlignment: LearningRule {
 }
 
 extension DirectFeedbackAlignment: RuleCosts {
-    /// Signal: the output error projected to every hidden block's output (classes × its size).
+    /// Signal: the output error projected to every hidden block's injection point (classes × its size).
     public func macsPerSample(_ model: Model) -> MACBreakdown {
-        let projections = model.blockOutputShapes.dropLast().reduce(0) { $0 + model.classes * $1.reduce(1, *) }
+        let projections = injectionShapes(model).reduce(0) { $0 + model.classes * $1.reduce(1, *) }
         return MACBreakdown(forward: model.forwardMACs, signal: projections, update: model.weightGradientMACs)
     }
 

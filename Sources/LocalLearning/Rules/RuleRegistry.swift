@@ -14,13 +14,16 @@ public struct RuleOptions: Sendable, Equatable {
     public var sll = SLL.Configuration()
     /// Consecutive blocks the greedy local rules (lls…, sll) train as one unit.
     public var localUnit = 1
+    /// Where DFA's signal enters a block that ends in pooling.
+    public var dfaInjection: DirectFeedbackAlignment.Injection = .beforePooling
     /// AugLocal's auxiliary depth d and pyramid coefficient τ.
     public var auxDepth = 2
     public var pyramid: Float = 0.5
 
     public init(feedbackInitializer: Initializer = .xavierUniform, constrainWeights: Bool = false,
                 basis: ClassBasis = .square, temperature: Float = 0.5, recLRA: RecursiveLRA.Configuration = .init(),
-                sll: SLL.Configuration = .init(), localUnit: Int = 1, auxDepth: Int = 2, pyramid: Float = 0.5) {
+                sll: SLL.Configuration = .init(), localUnit: Int = 1, auxDepth: Int = 2, pyramid: Float = 0.5,
+                dfaInjection: DirectFeedbackAlignment.Injection = .beforePooling) {
         self.feedbackInitializer = feedbackInitializer
         self.constrainWeights = constrainWeights
         self.basis = basis
@@ -30,6 +33,7 @@ public struct RuleOptions: Sendable, Equatable {
         self.localUnit = localUnit
         self.auxDepth = auxDepth
         self.pyramid = pyramid
+        self.dfaInjection = dfaInjection
     }
 
     /// `--feedback-init` names: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in)).
@@ -53,7 +57,7 @@ public enum RuleRegistry {
         case "signfa": return FeedbackAlignment(feedback: .sign, constrainWeights: constrain, seed: seed)
         case "frsf": return FeedbackAlignment(feedback: .fixedMagnitudeSign(initializer), constrainWeights: constrain, seed: seed)
         case "adafa": return FeedbackAlignment(feedback: .transposeAtInit, constrainWeights: constrain, seed: seed)
-        case "dfa": return DirectFeedbackAlignment(initializer: initializer, constrainWeights: constrain, seed: seed)
+        case "dfa": return DirectFeedbackAlignment(initializer: initializer, injection: options.dfaInjection, constrainWeights: constrain, seed: seed)
         case "lls", "lls-m", "lls-mxm":
             let modulation: LLSHead.Modulation = name == "lls" ? .none : (name == "lls-m" ? .vector : .matrix)
             return LLS(LLS.Configuration(basis: options.basis, temperature: options.temperature, modulation: modulation,

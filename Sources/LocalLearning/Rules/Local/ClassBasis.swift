@@ -10,13 +10,21 @@ import Glibc
 ///   which makes the rows behave like nearly orthogonal pseudo-random periodic codes.
 /// - `square` — sign of the sine basis (sign(0) = 0, so feature 0 always has weight 0).
 /// - `cosine` — the reference's earlier DCT-II-like form cos(π f_k (n + ½)/D), f_k = linspace(100, 512, C).
-/// - `random` — a fixed N(0, ½) matrix drawn from the seed (variance ½ gives rows of the sine basis's
-///   expected norm √(D/2)), for the paper's random-basis comparison.
+/// - `random` — the reference code's `LLS_Random`: a fixed 0.1·N(0, 1) matrix drawn from the seed,
+///   applied to the pooled features *without* L2 normalisation (its [C, hidden_dim] matrix is pooled to
+///   D, and hidden_dim = D in every reference model, so the pooling is the identity), for the paper's
+///   random-basis rows.
+/// - `random-normalised` — this project's earlier random basis: N(0, ½) (rows of the sine basis's
+///   expected norm √(D/2)) on the normalised features, like the periodic bases.
 ///
 /// Bit-exact copies of PyTorch's basis would need its linspace rounding; the frequencies here are
 /// computed in Double and rounded once to Float, then f·n is rounded to Float before the sine.
 public enum ClassBasis: String, Sendable, CaseIterable, Codable {
     case sine, square, cosine, random
+    case randomNormalised = "random-normalised"
+
+    /// Whether the pooled features are L2-normalised before the projection (all but `random`, as the reference).
+    public var normalisesFeatures: Bool { self != .random }
 
     /// linspace(low, high, count) rounded to Float.
     static func frequencies(_ low: Double, _ high: Double, count: Int) -> [Float] {
@@ -46,9 +54,9 @@ public enum ClassBasis: String, Sendable, CaseIterable, Codable {
                     for n in 0..<features { b[k * features + n] = cosf(scale * f[k] * (Float(n) + 0.5)) }
                 }
             }
-        case .random:
+        case .random, .randomNormalised:
             var rng = SeededGenerator(seed: seed ^ 0x11_5BA5)
-            let sd = Float(0.5).squareRoot()
+            let sd = self == .random ? Float(0.1) : Float(0.5).squareRoot()
             return Tensor(uninitializedShape: [classes, features]) { b in
                 for i in 0..<b.count { b[i] = sd * rng.nextNormal() }
             }

@@ -5,7 +5,7 @@
 /// - Pooling: a per-sample [C, H, W] activation is adaptively average-pooled to s×s and flattened
 ///   channel-major (D = C·s²); a [F] activation is adaptively pooled along its features to s (D = s;
 ///   s = F is the identity). PyTorch's adaptive windows, so they overlap or repeat when s does not divide.
-/// - x̂ = u / max(‖u‖, 1e-12); z = x̂·Bᵀ; logits = z/T (LLS), m ⊙ z/T (LLS-M, learned m ∈ R^C),
+/// - x̂ = u / max(‖u‖, 1e-12) (x̂ = u for the `random` basis, as the reference's LLS_Random); z = x̂·Bᵀ; logits = z/T (LLS), m ⊙ z/T (LLS-M, learned m ∈ R^C),
 ///   or z·M/T (LLS-MxM, learned M ∈ R^{C×C}); m and M start at 0.01·N(0, 1).
 public final class LLSHead {
     public enum Modulation: String, Sendable, CaseIterable, Codable {
@@ -21,6 +21,8 @@ public final class LLSHead {
     public let features: Int
     private let pool: AdaptiveAvgPool2D?
     private let activationShape: [Int]
+    /// L2-normalise the pooled features before the projection.
+    private let normalises: Bool
 
     /// `activationShape` is per sample: [C, H, W] or [F]. `poolSize` is s.
     public init(activationShape: [Int], classes: Int, poolSize: Int, basis kind: ClassBasis, temperature: Float = 0.5,
@@ -38,6 +40,7 @@ public final class LLSHead {
             features = poolSize
         }
         basis = kind.matrix(classes: classes, features: features, seed: seed)
+        normalises = kind.normalisesFeatures
         var rng = SeededGenerator(seed: seed ^ 0x4D0D)
         switch modulation {
         case .none: modulationParameter = nil
@@ -62,7 +65,7 @@ public final class LLSHead {
         } else {
             pooled = activation.reshaped([batch, features])
         }
-        let (normalised, norms) = Self.normalisedRows(pooled)
+        let (normalised, norms) = normalises ? Self.normalisedRows(pooled) : (pooled, [])
         let projection = BLAS.matmul(normalised, basis, transposeB: true)           // [N, C]
         let t = temperature
         var logits: Tensor
@@ -87,7 +90,7 @@ public final class LLSHead {
             gProjection = BLAS.matmul(gLogits, mm.value, transposeB: true).mapped { $0 / t }
         }
         let gNormalised = BLAS.matmul(gProjection, basis)                            // [N, D]
-        let gPooled = Self.normalisationBackward(gNormalised, normalised: normalised, norms: norms)
+        let gPooled = normalises ? Self.normalisationBackward(gNormalised, normalised: normalised, norms: norms) : gNormalised
         let gActivation: Tensor
         if let pool {
             let channels = activationShape.count == 3 ? activationShape[0] : 1
