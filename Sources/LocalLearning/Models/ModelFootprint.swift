@@ -88,23 +88,28 @@ extension ModelSpec {
             guard inputShape.count == 3 else { return footprint }   // build names the problem
             let options = try parseOptions(spec, Array(parts.dropFirst(2)), defaultActivation: .relu, defaultBatchNorm: true, allowFC: true)
             var (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
-            for token in parts[1].split(separator: ",").map({ $0.trimmingSpaces().uppercased() }) {
-                if let width = Int(token), width > 0 {
+            // Per output channel or unit: the bias, and BatchNorm's scale and shift unless `nobn`.
+            let perUnit = options.batchNorm ? 3 : 1
+            for token in parts[1].split(separator: ",").map({ $0.trimmingSpaces() }) {
+                if let conv = try ConvolutionToken(token, spec: spec) {
+                    let patch = p(p(conv.kernel, conv.kernel), c)
+                    (h, w) = (max(0, (h + 2 * conv.padding - conv.kernel) / conv.stride + 1), max(0, (w + 2 * conv.padding - conv.kernel) / conv.stride + 1))
                     let pixels = p(h, w)
-                    footprint.addLayer(parameters: s(p(p(9, c), width), p(3, width)), outputs: p(p(3, width), pixels),
-                                       columns: p(p(9, c), pixels))
-                    c = width
-                } else if token == "M" {
+                    footprint.addLayer(parameters: s(p(patch, conv.width), p(perUnit, conv.width)), outputs: p(p(3, conv.width), pixels),
+                                       columns: p(patch, pixels))
+                    c = conv.width
+                } else if token.uppercased() == "M" {
                     (h, w) = (h / 2, w / 2)
-                } else if token.hasPrefix("A"), let size = Int(token.dropFirst()), size > 0 {
+                } else if token.uppercased().hasPrefix("A"), let size = Int(token.dropFirst()), size > 0 {
                     (h, w) = (size, size)
                 }
             }
             var features = p(c, p(h, w))
-            for width in options.hiddenFC + [classes] {
-                footprint.addLayer(parameters: s(p(features, width), p(3, width)), outputs: p(3, width))
+            for width in options.hiddenFC {
+                footprint.addLayer(parameters: s(p(features, width), p(perUnit, width)), outputs: p(3, width))
                 features = width
             }
+            footprint.addLayer(parameters: s(p(features, classes), classes), outputs: classes)
         case "resnet":
             guard let n = Int(parts[1]), n > 0, inputShape.count == 3 else { return footprint }
             var (c, pixels) = (16, p(inputShape[1], inputShape[2]))

@@ -6,7 +6,8 @@
 ///   pairs of hidden layers become residual blocks φ(W₂φ(W₁x) + x), gap 2: `mlp:784-256x8-10:tanh:res`
 ///   is fc1, three residual blocks and fc8).
 /// - `cnn:64,M,128,M,256,256,M,512,M` — VGG-style: a number is a conv3×3(pad 1)→BatchNorm→activation
-///   block of that width, `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
+///   block of that width (`WkKsSpP` sets kernel K, stride S and padding P: `6k5p0` is a 5×5 convolution
+///   without padding; the padding defaults to ⌊K/2⌋, the stride to 1), `M` a 2×2 max-pool, `A2` an adaptive average pool to 2×2; then options:
 ///   an activation (default leakyrelu), `fc512` (a hidden linear→BN→activation block; repeatable),
 ///   `nobn`, `dropout0.5` (before each linear layer), `pconv` / `pconvN` (every convolution after
 ///   the first becomes a `Perturbative` layer with N noise maps per input channel, default 1 — the
@@ -16,17 +17,21 @@
 ///   stages of N BasicBlocks of widths 16/32/64 (two conv3×3→BN with an identity shortcut; a stride-2
 ///   first conv and a 1×1 stride-2 conv→BN shortcut where the width doubles), ReLU after each sum,
 ///   global average pool, linear. Convolutions have no bias (BatchNorm follows). Any [C, H, W] input.
+/// - `lenet` = `cnn:6k5p0,M,16k5p0,M:relu:nobn:fc120:fc84`: LeNet-5 as BioTorch builds it (5×5
+///   convolutions without padding, ReLU, 2×2 max-pool, no BatchNorm; 16·4·4 features on 28×28 input,
+///   16·5·5 on 32×32).
 /// - Presets: options after a preset's name are appended to its own (`smallconv:tanh`). `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
 ///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`, `resnet20` = `resnet:3`,
 ///   `resnet32` = `resnet:5`, `resnet110` = `resnet:18`.
 public enum ModelSpec {
     public static let presets: [String: String] = [
         "smallconv": "cnn:32,M,64,M,128,A2:leakyrelu:fc512",
+        "lenet": "cnn:6k5p0,M,16k5p0,M:relu:nobn:fc120:fc84",
         "vgg8": "cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024",
         "resnet20": "resnet:3", "resnet32": "resnet:5", "resnet110": "resnet:18",
     ]
 
-    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W,M,W,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, smallconv, vgg8, resnet20, resnet32, resnet110"
+    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W[kK][sS][pP],M,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, smallconv, lenet, vgg8, resnet20, resnet32, resnet110"
 
     /// Builds the model `spec` for inputs of per-sample shape `inputShape` ([C, H, W]) and `classes` outputs.
     public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
@@ -192,12 +197,17 @@ public enum ModelSpec {
             current.append(layer)
         }
         for token in description.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingSpaces() }) {
-            if let width = Int(token), width > 0 {
+            if let conv = try ConvolutionToken(token, spec: spec) {
+                let width = conv.width
                 close()
                 if options.perturbativeMasks > 0 && !blocks.isEmpty {
+                    guard conv.isDefaultGeometry else {
+                        throw ModelError.invalidSpec(spec: spec, reason: "pconv replaces 3×3 same-size convolutions; '\(token)' sets its own geometry")
+                    }
                     try append(Perturbative(channels, width, masks: options.perturbativeMasks, initializer: initializer, rng: &rng))
                 } else {
-                    try append(Conv2D(channels, width, kernelSize: 3, padding: 1, bias: true, initializer: initializer, rng: &rng))
+                    try append(Conv2D(channels, width, kernelSize: conv.kernel, stride: conv.stride, padding: conv.padding, bias: true,
+                                      initializer: initializer, rng: &rng))
                 }
                 if options.batchNorm { try append(BatchNorm(channels: width)) }
                 try append(Activation(options.activation))
@@ -209,7 +219,7 @@ public enum ModelSpec {
                 guard !current.isEmpty else { throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' must follow a convolution") }
                 try append(AdaptiveAvgPool2D(size))
             } else {
-                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a conv width, M (max-pool) or A<size> (adaptive average pool)")
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a convolution (WIDTH[kK][sS][pP]), M (max-pool) or A<size> (adaptive average pool)")
             }
         }
         close()
@@ -264,5 +274,45 @@ extension ModelSpec {
 extension Substring {
     func trimmingSpaces() -> String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+/// One convolution of a `cnn:` spec: `WIDTH[kK][sS][pP]` (kernel, stride, padding; default 3, 1, ⌊K/2⌋).
+struct ConvolutionToken {
+    var width: Int
+    var kernel = 3, stride = 1
+    var padding: Int
+
+    /// Today's plain width: a 3×3 same-size convolution.
+    var isDefaultGeometry: Bool { kernel == 3 && stride == 1 && padding == 1 }
+
+    /// nil when `token` does not start with a digit (M, A2, …); throws when it does but is malformed.
+    init?(_ token: String, spec: String) throws {
+        guard let first = token.first, first.isNumber else { return nil }
+        let lowered = token.lowercased()
+        var fields: [Character: Int] = [:]
+        var key: Character = "w", digits = ""
+        func close() throws {
+            guard let value = Int(digits), fields[key] == nil else {
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a convolution (WIDTH[kK][sS][pP], e.g. 6k5p0)")
+            }
+            fields[key] = value
+        }
+        for character in lowered {
+            if character.isNumber { digits.append(character); continue }
+            guard "ksp".contains(character) else {
+                throw ModelError.invalidSpec(spec: spec, reason: "'\(token)' is not a convolution (WIDTH[kK][sS][pP], e.g. 6k5p0)")
+            }
+            try close()
+            (key, digits) = (character, "")
+        }
+        try close()
+        width = fields["w"]!
+        kernel = fields["k"] ?? 3
+        stride = fields["s"] ?? 1
+        padding = fields["p"] ?? kernel / 2
+        guard width > 0, kernel > 0, kernel <= 64, stride > 0, stride <= 64, padding <= 64 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "'\(token)': width, kernel (≤ 64) and stride (≤ 64) must be positive and padding ≤ 64")
+        }
     }
 }
