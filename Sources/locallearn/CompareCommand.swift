@@ -13,7 +13,8 @@ struct CompareCommand: ParsableCommand {
         data order, augmentation), epochs and batch size, and the optimizer and learning rate of its recipe: \
         bp and the FA family Adam 1e-3, the LLS family AdamW 5e-3 (their reference code's recipe). Change \
         them with --set RULE.KEY=VALUE (KEY: optimizer, lr, momentum, weight-decay; RULE may be `all`). \
-        FA variants run with --diagnostics, so the report can plot their update-vs-gradient angles. \
+        FA variants and the unit-local rules (lls…, sll, dgl, auglocal) run with --diagnostics, so the report can \
+        plot the update-vs-gradient angles and, per unit, the local loss and its own head's accuracy. \
         Writes to --out: results.md, results.csv, report.html (self-contained: inline SVG, no scripts, \
         no network) and RULE.jsonl per run.
         """
@@ -61,7 +62,10 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Folder for results.md, results.csv, report.html and the per-rule JSONL logs.")
     var out = "compare-results"
 
-    static let diagnosedRules: Set<String> = ["fa", "signfa", "frsf", "adafa"]
+    /// Rules run with --diagnostics: the FA variants (update angles, W ∠ B) and the unit-local rules (per-unit loss and head accuracy).
+    static func isDiagnosed(_ rule: String) -> Bool {
+        ["fa", "signfa", "frsf", "adafa"].contains(rule) || RuleRegistry.make(rule) is any UnitLocalRule
+    }
 
     func validate() throws {
         guard let name = DatasetName(rawValue: dataset) else {
@@ -118,7 +122,7 @@ struct CompareCommand: ParsableCommand {
             rows.append(row)
             print(ComparisonTable.markdown([row]).split(separator: "\n").last.map(String.init) ?? "")
         }
-        let markdown = ComparisonTable.markdown(rows)
+        let markdown = ComparisonTable.markdown(rows) + ComparisonTable.unitsMarkdown(rows)
         print("\n" + markdown, terminator: "")
         try markdown.write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
         try ComparisonTable.csv(rows).write(toFile: "\(out)/results.csv", atomically: true, encoding: .utf8)
@@ -143,7 +147,7 @@ struct CompareCommand: ParsableCommand {
         if let dataDir { args += ["--data-dir", dataDir] }
         if horizontalFlip { args.append("--horizontal-flip") }
         if standardize { args.append("--standardize") }
-        if Self.diagnosedRules.contains(rule) { args.append("--diagnostics") }
+        if Self.isDiagnosed(rule) { args.append("--diagnostics") }
         return args
     }
 

@@ -18,6 +18,8 @@ struct DiagnosticsRecord: Codable {
     }
     /// Relative drift of the conservation-law quantity per pair of Linear layers since the start.
     var conservationDrift: [Drift]?
+    /// Unit-local rules: each unit's mean local loss and its own head's training accuracy over the epoch.
+    var units: [UnitMonitor.Figures]?
 }
 
 extension TrainCommand {
@@ -35,7 +37,15 @@ extension TrainCommand {
     static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int,
                          conservation: ConservationLaw.Tracker?) -> DiagnosticsRecord {
         func degrees(_ d: Double?) -> String { d.map { String(format: "%.1f°", $0) } ?? "–" }
+        // Read before the probe step below, which the monitor would otherwise count.
+        let units = model.unitMonitor?.figures(model)
+        if let units {
+            print("    units (mean local loss, own head's training accuracy): " + units.map {
+                "\($0.name) \(String(format: "%.4f", $0.loss))" + ($0.accuracy.map { String(format: " %.2f%%", $0 * 100) } ?? "")
+            }.joined(separator: ", "))
+        }
         let angles = UpdateAlignment.measure(rule: rule, model: model, batch: batch)
+        model.unitMonitor?.reset()
         print("    update ∠ BP gradient: " + angles.map { "\($0.layer) \(degrees($0.degrees))" }.joined(separator: ", "))
         var feedback: [DiagnosticsRecord.Feedback]?
         if let fa = rule as? FeedbackAlignment {
@@ -51,6 +61,6 @@ extension TrainCommand {
                 .joined(separator: ", "))
             drift = zip(conservation.layers, values).map { DiagnosticsRecord.Drift(layers: $0, relativeDrift: $1) }
         }
-        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback, conservationDrift: drift)
+        return DiagnosticsRecord(epoch: epoch, updateAngles: angles, feedback: feedback, conservationDrift: drift, units: units)
     }
 }

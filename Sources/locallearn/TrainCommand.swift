@@ -348,6 +348,7 @@ struct TrainCommand: ParsableCommand {
         }
         let meter = MemoryMeter()
         network.memoryMeter = meter
+        if diagnostics, learningRule is any UnitLocalRule { network.unitMonitor = UnitMonitor() }
         let opt = optimizer.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
         let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,
                                 augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip), seed: seed)

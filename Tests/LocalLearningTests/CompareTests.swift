@@ -80,8 +80,10 @@ struct CompareTests {
             try log.write(type: "epoch", EpochReport(epoch: epoch, trainLoss: 1, trainAccuracy: accuracy - 0.1, testLoss: 1,
                                                     testAccuracy: accuracy, bestTestAccuracy: accuracy, learningRate: 1e-3,
                                                     trainSeconds: 2, samplesPerSecond: 100, elapsedSeconds: Double(epoch) * 2.5))
-            struct Diagnostics: Encodable { var epoch: Int; var updateAngles: [UpdateAlignment.LayerAngle] }
-            try log.write(type: "diagnostics", Diagnostics(epoch: epoch, updateAngles: [.init(layer: "fc1", degrees: Double(epoch) * 10)]))
+            struct Diagnostics: Encodable { var epoch: Int; var updateAngles: [UpdateAlignment.LayerAngle]; var units: [UnitMonitor.Figures] }
+            let units = [UnitMonitor.Figures(block: 0, name: "fc1", loss: 1.5 / Double(epoch), accuracy: accuracy - 0.2, samples: 64)]
+            try log.write(type: "diagnostics", Diagnostics(epoch: epoch, updateAngles: [.init(layer: "fc1", degrees: Double(epoch) * 10)],
+                                                           units: units))
         }
         try log.write(type: "memory", MemoryReport(parameterBytes: 4, gradientBytes: 4, optimizerBytes: 8, ruleStateBytes: 0, peakActivationBytes: 64))
         struct Summary: Encodable { var elapsedSeconds: Double; var peakResidentBytes: Int }
@@ -92,5 +94,10 @@ struct CompareTests {
         #expect(row.memory?.totalBytes == 80 && row.peakResidentBytes == 1 << 20)
         #expect(row.macs == MACBreakdown(forward: 10, signal: 2, update: 10))
         #expect(row.updateAngles == [.init(layer: "fc1", degrees: [10, 20])])
+        #expect(row.units.map(\.unit) == ["fc1"] && row.units[0].loss == [1.5, 0.75])
+        #expect(zip(row.units[0].accuracy, [0.4, 0.6]).allSatisfy { abs($0! - $1) < 1e-12 })
+        #expect(ComparisonTable.unitsMarkdown([row]).contains("| fa | fc1 0.750 / 60.0% |"))
+        #expect(HTMLReport.render(title: "t", subtitle: "s", rows: [row]).contains("fa: each unit&#39;s own head") ||
+                HTMLReport.render(title: "t", subtitle: "s", rows: [row]).contains("fa: each unit's own head"))
     }
 }

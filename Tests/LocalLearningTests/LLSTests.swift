@@ -157,3 +157,30 @@ struct LLSTests {
         #expect(lls.heads.map(\.features) == [4 * 16, 6 * 4, 8])
     }
 }
+
+@Suite("Per-unit evidence of local rules")
+struct UnitMonitorTests {
+    /// The monitor holds, per unit, the local loss and head accuracy of the step's own forward pass:
+    /// for the first unit, what its LLS head gives on the first block's activation before the update.
+    @Test func theMonitorRecordsEachUnitsLocalLossAndHeadAccuracy() throws {
+        let data = TrainingTests.blobs(count: 48, seed: 4)
+        let model = try ModelSpec.build("mlp:16-12-8-3:relu", inputShape: data.sampleShape, classes: 3, seed: 2)
+        let rule = LLS()
+        rule.prepare(model)
+        let tap = model.blocks[0].forward(data.images, mode: .evaluation)
+        let expected = rule.heads[0].lossAndGradient(tap, labels: data.labels)
+        model.unitMonitor = UnitMonitor()
+        _ = rule.step(model: model, batch: Batch(images: data.images, labels: data.labels), optimizer: SGD(learningRate: 0.1))
+        let figures = model.unitMonitor!.figures(model)
+        #expect(figures.map(\.name) == ["fc1", "fc2"] && figures.allSatisfy { $0.samples == 48 })
+        #expect(abs(figures[0].loss - Double(expected.loss)) < 1e-6, "\(figures[0].loss) vs \(expected.loss)")
+        #expect(figures[0].accuracy == Double(expected.correct!) / 48)
+        model.unitMonitor!.reset()
+        #expect(model.unitMonitor!.figures(model).isEmpty)
+    }
+
+    @Test func crossEntropyCountsTheRowsItGetsRight() {
+        let logits = Tensor(shape: [3, 2], scalars: [2, 1, 0, 3, 1, 1])
+        #expect(SoftmaxCrossEntropy()(logits, labels: [0, 0, 0]).correct == 2, "row 3 ties: the first maximum wins")
+    }
+}

@@ -35,6 +35,16 @@ public struct ComparisonRow: Sendable, Codable {
     /// Update-vs-gradient angle per layer (in the model's order) over epochs, where measured.
     public var updateAngles: [LayerSeries] = []
 
+    /// One unit of a unit-local rule: its mean local loss and its own head's training accuracy per epoch.
+    public struct UnitSeries: Sendable, Codable, Equatable {
+        public var unit: String
+        public var loss: [Double?]
+        public var accuracy: [Double?]
+    }
+
+    /// Per unit, in the model's order, where measured (`--diagnostics` on a unit-local rule).
+    public var units: [UnitSeries] = []
+
     public init(rule: String, status: Status, recipe: RuleRecipe? = nil) {
         self.rule = rule
         self.status = status
@@ -92,6 +102,23 @@ public enum ComparisonTable {
         var lines = ["| " + headers.joined(separator: " | ") + " |",
                      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
         for row in rows { lines.append("| " + cells(row).map { $0.replacingOccurrences(of: "|", with: "/") }.joined(separator: " | ") + " |") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Unit-local rules' per-unit evidence at the last epoch: mean local loss / own head's training
+    /// accuracy per unit (empty when no row has it).
+    public static func unitsMarkdown(_ rows: [ComparisonRow]) -> String {
+        let measured = rows.filter { !$0.units.isEmpty }
+        guard !measured.isEmpty else { return "" }
+        var lines = ["", "Per unit, last epoch: mean local loss / its own head's training accuracy", "",
+                     "| rule | units |", "|---|---|"]
+        for row in measured {
+            let cells = row.units.map { unit in
+                "\(unit.unit) " + (unit.loss.last.flatMap { $0 }.map { String(format: "%.3f", $0) } ?? "–")
+                    + (unit.accuracy.last.flatMap { $0 }.map { String(format: " / %.1f%%", $0 * 100) } ?? "")
+            }
+            lines.append("| \(row.rule) | \(cells.joined(separator: " · ")) |")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -8,6 +8,7 @@ public enum RunLogReader {
     }
     struct Angles: Decodable {
         var updateAngles: [UpdateAlignment.LayerAngle]
+        var units: [UnitMonitor.Figures]?
     }
 
     public static func row(rule: String, recipe: RuleRecipe, path: String) throws -> ComparisonRow {
@@ -20,6 +21,7 @@ public enum RunLogReader {
         var row = ComparisonRow(rule: rule, status: .done, recipe: recipe)
         var epochs: [EpochReport] = []
         var angles: [[UpdateAlignment.LayerAngle]] = []
+        var units: [[UnitMonitor.Figures]] = []
         for (number, line) in text.split(separator: "\n").enumerated() {
             let data = Data(line.utf8)
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let type = object["type"] as? String else {
@@ -34,7 +36,10 @@ public enum RunLogReader {
                     let summary = try decoder.decode(Summary.self, from: data)
                     row.wallSeconds = summary.elapsedSeconds
                     row.peakResidentBytes = summary.peakResidentBytes
-                case "diagnostics": angles.append(try decoder.decode(Angles.self, from: data).updateAngles)
+                case "diagnostics":
+                    let record = try decoder.decode(Angles.self, from: data)
+                    angles.append(record.updateAngles)
+                    if let figures = record.units { units.append(figures) }
                 default: break
                 }
             } catch {
@@ -48,6 +53,12 @@ public enum RunLogReader {
         if let layers = angles.first?.map(\.layer) {
             row.updateAngles = layers.enumerated().map { index, layer in
                 ComparisonRow.LayerSeries(layer: layer, degrees: angles.map { index < $0.count ? $0[index].degrees : nil })
+            }
+        }
+        if let names = units.first?.map(\.name) {
+            row.units = names.map { name in
+                let series = units.map { epoch in epoch.first { $0.name == name } }
+                return ComparisonRow.UnitSeries(unit: name, loss: series.map { $0?.loss }, accuracy: series.map { $0?.accuracy ?? nil })
             }
         }
         return row

@@ -6,6 +6,8 @@ import Glibc
 public struct LossResult: Sendable {
     public var loss: Float
     public var gradient: Tensor
+    /// Rows whose logits put the label first, for losses that classify (nil otherwise).
+    public var correct: Int? = nil
 }
 
 /// Softmax cross-entropy with integer labels, averaged over the batch:
@@ -17,15 +19,16 @@ public struct SoftmaxCrossEntropy: Sendable {
         precondition(logits.rank == 2 && logits.shape[0] == labels.count,
                      "cross-entropy needs logits [N, C] and N labels, got \(logits.shape) and \(labels.count)")
         let (batch, classes) = (logits.shape[0], logits.shape[1])
-        var total = 0.0
+        var total = 0.0, correct = 0
         let gradient = Tensor(uninitializedShape: logits.shape) { g in
             logits.withUnsafeBufferPointer { z in
                 for n in 0..<batch {
                     let row = z.baseAddress! + n * classes, out = g.baseAddress! + n * classes
                     let label = Int(labels[n])
                     precondition(label >= 0 && label < classes, "label \(label) out of range for \(classes) classes")
-                    var peak = row[0]
-                    for k in 1..<classes where row[k] > peak { peak = row[k] }
+                    var peak = row[0], best = 0
+                    for k in 1..<classes where row[k] > peak { (peak, best) = (row[k], k) }
+                    if best == label { correct += 1 }
                     var sum: Float = 0
                     for k in 0..<classes {
                         out[k] = expf(row[k] - peak)
@@ -38,7 +41,7 @@ public struct SoftmaxCrossEntropy: Sendable {
                 }
             }
         }
-        return LossResult(loss: Float(total / Double(batch)), gradient: gradient)
+        return LossResult(loss: Float(total / Double(batch)), gradient: gradient, correct: correct)
     }
 
     /// How many rows of `logits` have their largest entry at the label (first maximum wins ties).

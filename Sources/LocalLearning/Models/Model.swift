@@ -9,6 +9,8 @@ public final class Model {
     public let blockOutputShapes: [[Int]]
     /// When set, training forwards and backwards sample it after every block.
     public var memoryMeter: MemoryMeter?
+    /// When set, unit-local rules report each unit's local loss and head accuracy to it.
+    public var unitMonitor: UnitMonitor?
     /// When true, a unit-local rule allocates a unit's parameter gradients just before that unit's
     /// backward and frees them after its update, so at most one unit's gradients are live
     /// (`LocalTraining`); setting it frees every gradient now, clearing it allocates them again.

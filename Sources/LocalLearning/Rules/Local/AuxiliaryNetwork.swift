@@ -20,7 +20,7 @@ public final class AuxiliaryNetwork {
         let gradient = Residual.chain(layers, loss.gradient, propagate: true) { $0.backward($1, propagate: $2) }!
         if let model { model.memoryMeter?.sample(model, extraLayers: layers, inFlight: [activation, logits, gradient]) }
         layers.forEach { $0.releaseHeld() }
-        return LossResult(loss: loss.loss, gradient: gradient)
+        return LossResult(loss: loss.loss, gradient: gradient, correct: loss.correct)
     }
 
     /// Forward MACs per sample for a per-sample input shape (its backward costs about twice that).

@@ -99,7 +99,7 @@ public final class LLSHead {
         } else {
             gActivation = gPooled.reshaped(input.shape)
         }
-        return LossResult(loss: result.loss, gradient: gActivation)
+        return LossResult(loss: result.loss, gradient: gActivation, correct: result.correct)
     }
 
     /// Each row divided by max(‖row‖, 1e-12); returns the rows and those divisors.

@@ -80,6 +80,7 @@ public enum LocalTraining {
         var activation = input
         for layer in layers { activation = layer.forward(activation, mode: .training) }
         let (local, extra) = rule.unitLoss(block: unit.upperBound, activation: activation, labels: labels, state: &state, model: model)
+        model.unitMonitor?.record(block: unit.upperBound, loss: local.loss, correct: local.correct, count: labels.count)
         let parameters = model.blocks[unit].flatMap(\.parameters)
         withGradients(of: parameters, in: model) {
             train(layers, gradient: local.gradient, inFlight: [input, activation], model: model)

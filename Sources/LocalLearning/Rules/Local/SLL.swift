@@ -155,7 +155,7 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
         gradient.withUnsafeMutableBufferPointer { g in
             ce.gradient.withUnsafeBufferPointer { c in for r in 0..<n { for k in 0..<classes { g[r * d + k] += c[r * classes + k] } } }
         }
-        return LossResult(loss: ce.loss + lambda * bhattacharyya.loss, gradient: gradient)
+        return LossResult(loss: ce.loss + lambda * bhattacharyya.loss, gradient: gradient, correct: ce.correct)
     }
 
     public var unitSize: Int { configuration.unitSize }
@@ -182,7 +182,7 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
         let loss = localLoss(codes: z, prior: state.tensors[Self.priorKey]!, labels: labels, classes: model.classes)
         state.tensors[Self.priorKey] = z
         let gradient = BLAS.matmul(loss.gradient, r).reshaped(activation.shape)
-        return (LossResult(loss: loss.loss, gradient: gradient), [])
+        return (LossResult(loss: loss.loss, gradient: gradient, correct: loss.correct), [])
     }
 
     /// Signal per unit: the projection and its transpose (2·d·D) plus the input's projection (d·D_0)
