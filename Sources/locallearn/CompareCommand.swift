@@ -56,6 +56,9 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Standardise each channel with the training set's statistics.")
     var standardize = false
 
+    @Option(help: "Fraction of the training samples every run holds out as its validation set (the same samples for every rule); the table's first accuracy is the test accuracy at the best validation epoch. 0 turns it off.")
+    var valSplit: Float = 0.1
+
     @Option(name: .customLong("set"), help: "Override a rule's recipe: RULE.KEY=VALUE, e.g. lls.lr=5e-3 or all.optimizer=sgd (repeatable).")
     var overrides: [String] = []
 
@@ -143,7 +146,8 @@ struct CompareCommand: ParsableCommand {
         var args = ["train", "--rule", rule, "--model", model, "--dataset", dataset, "--epochs", "\(epochs)",
                     "--batch-size", "\(batchSize)", "--seed", "\(seed)", "--threads", "\(threads)",
                     "--optimizer", recipe.optimizer.rawValue, "--lr=\(recipe.learningRate)", "--momentum=\(recipe.momentum)",
-                    "--weight-decay=\(recipe.weightDecay)", "--schedule", schedule, "--crop-padding", "\(cropPadding)", "--log", log]
+                    "--weight-decay=\(recipe.weightDecay)", "--schedule", schedule, "--crop-padding", "\(cropPadding)", "--log", log,
+                    "--val-split=\(valSplit)"]
         if let dataDir { args += ["--data-dir", dataDir] }
         if horizontalFlip { args.append("--horizontal-flip") }
         if standardize { args.append("--standardize") }

@@ -43,6 +43,8 @@ struct RunConfiguration: Codable {
     var transientGradients: Bool?
     /// `--dfa-injection`; configurations saved before it existed injected after pooling.
     var dfaInjection: String?
+    /// `--val-split` (absent before it existed: 0).
+    var valSplit: Float?
 }
 
 extension RunConfiguration {

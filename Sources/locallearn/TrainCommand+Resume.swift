@@ -34,6 +34,7 @@ extension TrainCommand {
         (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
         (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)
         transientGradients = c.transientGradients ?? false
+        valSplit = c.valSplit ?? 0
         dfaInjection = try choice(c.dfaInjection ?? DirectFeedbackAlignment.Injection.afterPooling.rawValue, "dfa-injection")
     }
 

@@ -66,6 +66,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training samples.")
     var trainLimit: Int?
 
+    @Option(help: "Hold out this fraction of the training samples (a fixed draw from --seed) as a validation set, evaluated after every epoch; the summary then reports the test accuracy at the best validation epoch. 0: none.")
+    var valSplit: Float = 0
+
     @Option(help: "Weight initialiser (default: the rule's — he-normal-conv for dgl and auglocal, as their reference code; pytorch otherwise).")
     var initializer: Initializer?
 
@@ -220,6 +223,7 @@ struct TrainCommand: ParsableCommand {
         guard cropPadding >= 0, cropPadding <= 64 else { throw ValidationError("--crop-padding must be in 0…64, got \(cropPadding)") }
         guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be ≥ 0, got \(warmupEpochs)") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1 sample, got \(trainLimit)") }
+        guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be a fraction in [0, 1), got \(valSplit)") }
         guard auxDepth <= 1000, localUnit <= 100_000, stages <= 1024, sllCodes <= 1_000_000 else {
             throw ValidationError("--aux-depth ≤ 1000, --local-unit ≤ 100000, --stages ≤ 1024 and --sll-codes ≤ 1000000")
         }
@@ -258,7 +262,7 @@ struct TrainCommand: ParsableCommand {
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients,
-                         dfaInjection: dfaInjection.rawValue)
+                         dfaInjection: dfaInjection.rawValue, valSplit: valSplit)
     }
 
     /// `--initializer`, or the rule's default when it is not given.
@@ -321,10 +325,19 @@ struct TrainCommand: ParsableCommand {
             throw CommandError(error.description)
         }
         var train = splits.train.prefix(trainLimit), test = splits.test
+        var validation: Dataset?
+        if valSplit > 0 {
+            let held = Int((Float(train.count) * valSplit).rounded())
+            guard held >= 1, held < train.count else {
+                throw CommandError("--val-split \(valSplit) of \(train.count) training samples holds out \(held): it must leave at least one sample on each side")
+            }
+            (train, validation) = train.holdingOut(held, seed: seed)
+        }
         if standardize {
             let standardization = Standardization(measuring: train)
             train = standardization.apply(to: train)
             test = standardization.apply(to: test)
+            validation = validation.map(standardization.apply)
         }
         let network: Model
         do {
@@ -357,6 +370,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = Trainer(model: network, rule: mpi.trainedRule(learningRule), optimizer: opt, schedule: lrSchedule,
                               trainLoader: loader, testSet: test, epochs: epochs)
         trainer.onNonFiniteLoss = onNaN
+        trainer.validationSet = validation
         let plan = try pipelinePlan(rule: learningRule, model: network)
         trainer.pipeline = plan
         trainer.pipelineThreads = perUnitStages ? stages : nil
@@ -370,7 +384,7 @@ struct TrainCommand: ParsableCommand {
         if let stagePipeline { trainer.makePipeline = { _, _ in stagePipeline } }
 
         print("locallearn train: rule \(rule), model \(model) (\(network.parameterCount) parameters), dataset \(dataset.rawValue) "
-              + "(\(train.count) train / \(test.count) test), \(optimizer.rawValue) lr \(lr) \(schedule), batch \(batchSize), "
+              + "(\(train.count) train\(validation.map { " / \($0.count) validation" } ?? "") / \(test.count) test), \(optimizer.rawValue) lr \(lr) \(schedule), batch \(batchSize), "
               + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s")")
         if let plan {
             let workers = perUnitStages ? "shared by \(stages) threads" : "on \(plan.count) \(stagePipeline == nil ? "threads" : "MPI ranks")"
@@ -467,11 +481,15 @@ struct TrainCommand: ParsableCommand {
         }
         let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
         let last = reports.last!
-        print(String(format: "done: final test accuracy %.2f%%, best %.2f%% (epoch %d), %.1f s, peak RSS %.0f MiB",
-                     last.testAccuracy * 100, best.testAccuracy * 100, best.epoch, last.elapsedSeconds,
-                     Double(Runtime.peakResidentBytes) / 1_048_576))
+        let chosen = reports.bestValidationEpoch
+        let atValidation = chosen.map { String(format: "test accuracy at the best validation epoch (%d, validation %.2f%%) %.2f%%, ",
+                                                       $0.epoch, $0.validationAccuracy! * 100, $0.testAccuracy * 100) } ?? ""
+        print("done: " + atValidation + String(format: "final test accuracy %.2f%%, best test %.2f%% (epoch %d), %.1f s, peak RSS %.0f MiB",
+                                               last.testAccuracy * 100, best.testAccuracy * 100, best.epoch, last.elapsedSeconds,
+                                               Double(Runtime.peakResidentBytes) / 1_048_576))
         try runLog?.write(type: "summary", Summary(finalTestAccuracy: last.testAccuracy, bestTestAccuracy: best.testAccuracy,
                                                    bestEpoch: best.epoch, elapsedSeconds: last.elapsedSeconds,
-                                                   peakResidentBytes: Runtime.peakResidentBytes))
+                                                   peakResidentBytes: Runtime.peakResidentBytes,
+                                                   bestValidationEpoch: chosen?.epoch, testAccuracyAtBestValidation: chosen?.testAccuracy))
     }
 }

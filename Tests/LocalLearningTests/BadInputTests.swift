@@ -54,6 +54,8 @@ struct BadInputTests {
         (["train", "--checkpoint-dir", "/proc/ck"] + tiny, 1, "--checkpoint-dir /proc/ck: the folder cannot be created"),
         // 19
         (["train", "--warmup-epochs=-1"] + tiny, 64, "--warmup-epochs must be ≥ 0, got -1"),
+        (["train", "--val-split", "1"] + tiny, 64, "--val-split must be a fraction in [0, 1), got 1.0"),
+        (["train", "--val-split", "0.001"] + tiny, 1, "--val-split 0.001 of 64 training samples holds out 0"),
         (["train", "--model", "mlp:784-16-10:leakyrelu-5", "--epochs", "1"], 64, "unknown option 'leakyrelu-5'"),
         (["bench", "--only", "foo"], 64, "unknown --only part 'foo'"),
     ]

@@ -96,6 +96,18 @@ struct BadRunStateTests {
         #expect(moved.status == 0 && moved.output.contains("epoch 4/4"), "\(moved.errors)")
     }
 
+    @Test func aValidationSplitIsReportedAndKeptOnResume() throws {
+        let folder = try CLI.temporaryFolder("val")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder, extra: ["--val-split", "0.25"])
+        let log = "\(folder)/log.jsonl"
+        let resumed = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(resumed.status == 0 && resumed.output.contains("48 train / 16 validation / 1000 test"), "\(resumed.output)")
+        #expect(resumed.output.contains("val acc") && resumed.output.contains("test accuracy at the best validation epoch ("))
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("\"val_split\":0.25") && text.contains("\"test_accuracy_at_best_validation\":"), "\(text.suffix(400))")
+    }
+
     @Test func aConfigurationSavedWithTheOldOnNaNKeyStillResumes() throws {
         let folder = try CLI.temporaryFolder("onnan")
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -19,6 +19,7 @@ struct CompareTests {
     static func sampleRows() -> [ComparisonRow] {
         var done = ComparisonRow(rule: "bp", status: .done, recipe: .defaults(for: "bp"))
         done.testAccuracies = [0.5, 0.75, 0.7]
+        done.validationAccuracies = [0.55, 0.7, 0.72]   // best validation at epoch 3: test 70%, not the best test (75%, epoch 2)
         done.finalTrainAccuracy = 0.8
         done.trainSeconds = 12.5
         done.macs = MACBreakdown(forward: 79_400, signal: 1_000, update: 79_400)
@@ -32,12 +33,12 @@ struct CompareTests {
         let markdown = ComparisonTable.markdown(Self.sampleRows())
         let lines = markdown.split(separator: "\n")
         #expect(lines.count == 4)
-        #expect(lines[2].contains("| bp | adam 0.001 | 70.00% | 75.00% (2) | 80.00% | 12.5 s |"))
+        #expect(lines[2].contains("| bp | adam 0.001 | 70.00% (3) | 70.00% | 75.00% (2) | 80.00% | 12.5 s |"))
         #expect(lines[2].contains("2.0 MiB") && lines[2].contains("79.4k / 1.0k / 79.4k"))
         #expect(lines[3].contains("not applicable: no hidden <block>"))
         let csv = ComparisonTable.csv(Self.sampleRows()).split(separator: "\n")
         #expect(csv.count == 3)
-        #expect(csv[1].hasPrefix("bp,done,adam,0.001,0.7,0.75,2,0.8,12.5,"))
+        #expect(csv[1].hasPrefix("bp,done,adam,0.001,0.7,0.75,2,0.8,12.5,") && csv[1].hasSuffix(",0.7,3"))
         #expect(csv[2].hasPrefix("lls,not applicable: no hidden <block>,adamw,0.005,"))
     }
 

@@ -224,3 +224,34 @@ struct StandardizationTests {
         #expect(s.apply(to: data).images.scalars == [-1, 1, -1, -1, -1, 1, 1, 1])
     }
 }
+
+@Suite("Validation split")
+struct ValidationSplitTests {
+    @Test func aSeededHoldOutIsFixedDisjointAndComplete() {
+        let data = TrainingTests.blobs(count: 50, seed: 1)
+        let (train, validation) = data.holdingOut(10, seed: 3)
+        #expect(train.count == 40 && validation.count == 10)
+        let (again, sameValidation) = data.holdingOut(10, seed: 3)
+        #expect(validation.images.scalars == sameValidation.images.scalars && train.labels == again.labels)
+        #expect(data.holdingOut(10, seed: 4).validation.images.scalars != validation.images.scalars, "another seed, another draw")
+        // Every sample lands on exactly one side: the two parts' rows together are the data's rows.
+        let per = data.sampleShape.reduce(1, *)
+        func rows(_ d: Dataset) -> [[Float]] { (0..<d.count).map { Array(d.images.scalars[($0 * per)..<(($0 + 1) * per)]) } }
+        #expect((rows(train) + rows(validation)).map { $0.description }.sorted() == rows(data).map { $0.description }.sorted())
+    }
+
+    @Test func theTrainerEvaluatesTheValidationSetEveryEpoch() throws {
+        let data = TrainingTests.blobs(count: 96, seed: 1)
+        let (train, validation) = data.holdingOut(24, seed: 1)
+        let model = try ModelSpec.build("mlp:16-8-3:tanh", inputShape: data.sampleShape, classes: 3, seed: 2)
+        let trainer = Trainer(model: model, rule: Backprop(), optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                              trainLoader: DataLoader(dataset: train, batchSize: 16, seed: 1),
+                              testSet: TrainingTests.blobs(count: 30, seed: 2), epochs: 3)
+        trainer.validationSet = validation
+        let reports = try trainer.run()
+        #expect(reports.allSatisfy { $0.validationAccuracy != nil && $0.validationLoss != nil })
+        let measured = Evaluation.evaluate(model, on: validation, batchSize: 16)
+        #expect(reports.last!.validationAccuracy == measured.accuracy && reports.last!.validationLoss == measured.loss)
+        #expect(reports.bestValidationEpoch?.validationAccuracy == reports.compactMap(\.validationAccuracy).max())
+    }
+}

@@ -13,6 +13,8 @@ public struct ComparisonRow: Sendable, Codable {
     public var recipe: RuleRecipe?
     /// Test accuracy after every epoch.
     public var testAccuracies: [Double] = []
+    /// Validation accuracy after every epoch, when the runs held out a validation split.
+    public var validationAccuracies: [Double?] = []
     public var finalTrainAccuracy: Double?
     /// Seconds in the training loops (batch assembly included, evaluation excluded) and for the whole run.
     public var trainSeconds: Double?
@@ -54,6 +56,15 @@ public struct ComparisonRow: Sendable, Codable {
     public var finalTestAccuracy: Double? { testAccuracies.last }
     public var bestTestAccuracy: Double? { testAccuracies.max() }
     public var bestEpoch: Int? { bestTestAccuracy.flatMap { best in testAccuracies.firstIndex(of: best).map { $0 + 1 } } }
+    /// The epoch (1-based) of the best validation accuracy, the first of equals; nil without validation.
+    public var bestValidationEpoch: Int? {
+        let measured = validationAccuracies.enumerated().compactMap { index, value in value.map { (index, $0) } }
+        return measured.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 > $1.0) }.map { $0.0 + 1 }
+    }
+    /// The test accuracy at the best validation epoch: the figure a reviewer accepts.
+    public var testAccuracyAtBestValidation: Double? {
+        bestValidationEpoch.flatMap { $0 - 1 < testAccuracies.count ? testAccuracies[$0 - 1] : nil }
+    }
 
     /// Rule-owned state: feedback matrices, bases, modulations, error synapses, auxiliary networks.
     public var parameterOverheadBytes: Int? { memory?.ruleStateBytes }
@@ -61,7 +72,7 @@ public struct ComparisonRow: Sendable, Codable {
 
 /// Renders comparison rows as Markdown and CSV.
 public enum ComparisonTable {
-    static let headers = ["rule", "recipe", "final test acc", "best test acc (epoch)", "train acc", "train time", "samples/s",
+    static let headers = ["rule", "recipe", "test acc at best val (epoch)", "final test acc", "best test acc (epoch)", "train acc", "train time", "samples/s",
                           "engine peak memory", "peak RSS", "MACs fwd / signal / update", "rule state"]
 
     static func cells(_ r: ComparisonRow) -> [String] {
@@ -75,7 +86,8 @@ public enum ComparisonTable {
             return [r.rule, recipe, "failed: \(message)"] + Array(repeating: "", count: headers.count - 3)
         case .done:
             let macs = r.macs.map { "\(count($0.forward)) / \(count($0.signal)) / \(count($0.update))" } ?? "–"
-            return [r.rule, recipe, percent(r.finalTestAccuracy),
+            return [r.rule, recipe, r.bestValidationEpoch.map { "\(percent(r.testAccuracyAtBestValidation)) (\($0))" } ?? "–",
+                    percent(r.finalTestAccuracy),
                     r.bestEpoch.map { "\(percent(r.bestTestAccuracy)) (\($0))" } ?? "–", percent(r.finalTrainAccuracy),
                     r.trainSeconds.map { String(format: "%.1f s", $0) } ?? "–",
                     r.samplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
@@ -125,7 +137,8 @@ public enum ComparisonTable {
     /// Plain numbers (accuracies as fractions, times in seconds, memory in bytes) for scripts.
     public static func csv(_ rows: [ComparisonRow]) -> String {
         let header = "rule,status,optimizer,lr,final_test_acc,best_test_acc,best_epoch,final_train_acc,train_seconds,wall_seconds,"
-            + "samples_per_s,engine_peak_bytes,peak_activation_bytes,peak_rss_bytes,macs_forward,macs_signal,macs_update,rule_state_bytes"
+            + "samples_per_s,engine_peak_bytes,peak_activation_bytes,peak_rss_bytes,macs_forward,macs_signal,macs_update,rule_state_bytes,"
+            + "test_acc_at_best_val,best_val_epoch"
         func field(_ v: Any?) -> String {
             guard let v else { return "" }
             let text = "\(v)"
@@ -141,7 +154,8 @@ public enum ComparisonTable {
             let values: [Any?] = [r.rule, status, r.recipe?.optimizer.rawValue, r.recipe?.learningRate, r.finalTestAccuracy,
                                   r.bestTestAccuracy, r.bestEpoch, r.finalTrainAccuracy, r.trainSeconds, r.wallSeconds,
                                   r.samplesPerSecond, r.memory?.totalBytes, r.memory?.peakActivationBytes, r.peakResidentBytes,
-                                  r.macs?.forward, r.macs?.signal, r.macs?.update, r.memory?.ruleStateBytes]
+                                  r.macs?.forward, r.macs?.signal, r.macs?.update, r.memory?.ruleStateBytes,
+                                  r.testAccuracyAtBestValidation, r.bestValidationEpoch]
             lines.append(values.map(field).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

@@ -47,6 +47,7 @@ public enum RunLogReader {
             }
         }
         row.testAccuracies = epochs.map(\.testAccuracy)
+        row.validationAccuracies = epochs.map(\.validationAccuracy)
         row.finalTrainAccuracy = epochs.last?.trainAccuracy
         row.trainSeconds = epochs.reduce(0) { $0 + $1.trainSeconds }
         row.samplesPerSecond = epochs.isEmpty ? nil : epochs.reduce(0) { $0 + $1.samplesPerSecond } / Double(epochs.count)

@@ -29,6 +29,30 @@ public struct Dataset: Sendable {
                        labels: Array(labels[0..<limit]), classes: classes)
     }
 
+    /// A fixed, seeded hold-out: `count` samples drawn without replacement become the validation set
+    /// (in their original order), the rest the training set (in theirs). The same seed and sizes
+    /// always hold out the same samples.
+    public func holdingOut(_ count: Int, seed: UInt64) -> (train: Dataset, validation: Dataset) {
+        precondition(count >= 0 && count <= self.count, "cannot hold out \(count) of \(self.count) samples")
+        var rng = SeededGenerator(seed: seed ^ 0x7A11_D0)
+        var order = Array(0..<self.count)
+        for i in 0..<count { order.swapAt(i, Int.random(in: i..<self.count, using: &rng)) }
+        let held = Set(order.prefix(count))
+        return (subset((0..<self.count).filter { !held.contains($0) }), subset(held.sorted()))
+    }
+
+    /// The samples at `indices`, in that order.
+    func subset(_ indices: [Int]) -> Dataset {
+        let per = sampleShape.reduce(1, *)
+        var scalars = [Float]()
+        scalars.reserveCapacity(indices.count * per)
+        images.withUnsafeBufferPointer { all in
+            for index in indices { scalars.append(contentsOf: all[(index * per)..<((index + 1) * per)]) }
+        }
+        return Dataset(name: name, images: Tensor(shape: [indices.count] + sampleShape, scalars: scalars),
+                       labels: indices.map { labels[$0] }, classes: classes)
+    }
+
     /// Builds float images from bytes (pixel/255).
     static func images(fromBytes bytes: [UInt8], shape: [Int]) -> Tensor {
         Tensor(uninitializedShape: shape) { out in

@@ -12,6 +12,16 @@ public struct EpochReport: Sendable, Codable {
     public var trainSeconds: Double
     public var samplesPerSecond: Double
     public var elapsedSeconds: Double
+    /// On the held-out validation part of the training set, when the run has one (`--val-split`).
+    public var validationLoss: Float? = nil
+    public var validationAccuracy: Double? = nil
+}
+
+extension Array where Element == EpochReport {
+    /// The epoch with the best validation accuracy (the first of equals), or nil without validation.
+    public var bestValidationEpoch: EpochReport? {
+        filter { $0.validationAccuracy != nil }.max { $0.validationAccuracy! < $1.validationAccuracy! || ($0.validationAccuracy! == $1.validationAccuracy! && $0.epoch > $1.epoch) }
+    }
 }
 
 /// Where a run stands: the epoch in progress (0-based), the steps done in it, and that epoch's running
@@ -68,6 +78,8 @@ public final class Trainer {
     public let trainLoader: DataLoader
     public let testSet: Dataset
     public let epochs: Int
+    /// Evaluated after every epoch besides the test set: the held-out part of the training data.
+    public var validationSet: Dataset?
     /// What a NaN/Inf loss does; skipped batches are counted in `skippedBatches`.
     public var onNonFiniteLoss: NonFinitePolicy = .stop
     public private(set) var skippedBatches = 0
@@ -166,11 +178,13 @@ public final class Trainer {
                          elapsedSeconds: @autoclosure () -> Double) -> EpochReport {
         let (lossSum, correct, seen, trainSeconds) = (position.lossSum, position.correct, position.seen, position.trainSeconds)
         let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
+        let validation = validationSet.map { Evaluation.evaluate(model, on: $0, batchSize: trainLoader.batchSize) }
         best = max(best, test.accuracy)
         return EpochReport(
             epoch: epoch + 1, trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Double(correct) / Double(seen),
             testLoss: test.loss, testAccuracy: test.accuracy, bestTestAccuracy: best,
             learningRate: optimizer.learningRate, trainSeconds: trainSeconds,
-            samplesPerSecond: Double(seen) / trainSeconds, elapsedSeconds: elapsedSeconds())
+            samplesPerSecond: Double(seen) / trainSeconds, elapsedSeconds: elapsedSeconds(),
+            validationLoss: validation?.loss, validationAccuracy: validation?.accuracy)
     }
 }
