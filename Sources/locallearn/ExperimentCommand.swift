@@ -7,7 +7,7 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run a paper's experiment and print its table.",
-        subcommands: [FAConservationCommand.self, MemoryDepthCommand.self]
+        subcommands: [FAConservationCommand.self, FAClassesCommand.self, MemoryDepthCommand.self]
     )
 }
 

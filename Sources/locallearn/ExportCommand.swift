@@ -101,9 +101,16 @@ struct EvalCommand: ParsableCommand {
         } catch let error as DataError {
             throw CommandError(error.description)
         }
-        var test = splits.test
+        var test = splits.test, train = splits.train.prefix(saved.configuration?.trainLimit)
+        // The run's class subset: the model has one output per kept class.
+        if let text = saved.configuration?.classes, let selection = ClassSelection(parsing: text) {
+            guard case let .success(kept) = selection.labels(outOf: test.classes) else {
+                throw CommandError("\(saved.path) was trained on classes \(text), which \(datasetName) does not have")
+            }
+            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
+        }
         if saved.configuration?.standardize == true {
-            test = Standardization(measuring: splits.train.prefix(saved.configuration?.trainLimit)).apply(to: test)
+            test = Standardization(measuring: train).apply(to: test)
         }
         let network: Model
         do {

@@ -45,6 +45,8 @@ struct RunConfiguration: Codable {
     var dfaInjection: String?
     /// `--val-split` (absent before it existed: 0).
     var valSplit: Float?
+    /// `--classes` (absent: all classes).
+    var classes: String?
 }
 
 extension RunConfiguration {

@@ -56,7 +56,7 @@ extension TrainCommand {
             "per-unit-stages": flag { $0.perUnitStages = $1 },
             "transient-gradients": flag { $0.transientGradients = $1 },
             "dfa-injection": choice("dfa-injection") { $0.dfaInjection = $1 },
-            "val-split": number { $0.valSplit = $1 },
+            "val-split": number { $0.valSplit = $1 }, "classes": text { $0.classes = $1 },
         ]
     }
 

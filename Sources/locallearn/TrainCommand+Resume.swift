@@ -35,6 +35,7 @@ extension TrainCommand {
         (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)
         transientGradients = c.transientGradients ?? false
         valSplit = c.valSplit ?? 0
+        classes = c.classes
         dfaInjection = try choice(c.dfaInjection ?? DirectFeedbackAlignment.Injection.afterPooling.rawValue, "dfa-injection")
     }
 

@@ -66,6 +66,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training samples.")
     var trainLimit: Int?
 
+    @Option(help: "Keep only some classes: K (the first K) or a list such as 0,3,5 (relabelled 0…k−1 in that order); the classifier gets k outputs.")
+    var classes: String?
+
     @Option(help: "Hold out this fraction of the training samples (a fixed draw from --seed) as a validation set, evaluated after every epoch; the summary then reports the test accuracy at the best validation epoch. 0: none.")
     var valSplit: Float = 0
 
@@ -223,6 +226,16 @@ struct TrainCommand: ParsableCommand {
         guard cropPadding >= 0, cropPadding <= 64 else { throw ValidationError("--crop-padding must be in 0…64, got \(cropPadding)") }
         guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be ≥ 0, got \(warmupEpochs)") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1 sample, got \(trainLimit)") }
+        if let classes, ClassSelection(parsing: classes) == nil {
+            throw ValidationError("--classes must be a class count K ≥ 2 or distinct labels such as 0,3,5, got '\(classes)'")
+        }
+        var classCount = dataset.classes
+        if let selection = classSelection {
+            switch selection.labels(outOf: dataset.classes) {
+            case let .success(kept): classCount = kept.count
+            case let .failure(error): throw ValidationError(error.description)
+            }
+        }
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be a fraction in [0, 1), got \(valSplit)") }
         guard auxDepth <= 1000, localUnit <= 100_000, stages <= 1024, sllCodes <= 1_000_000 else {
             throw ValidationError("--aux-depth ≤ 1000, --local-unit ≤ 100000, --stages ≤ 1024 and --sll-codes ≤ 1000000")
@@ -232,7 +245,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--dataset \(dataset.rawValue) needs --data-dir: the folder holding its files (e.g. ../shared/datasets/\(dataset.rawValue))")
         }
         do {
-            try ModelSpec.footprint(model, inputShape: dataset.sampleShape, classes: dataset.classes).check(model, batchSize: batchSize)
+            try ModelSpec.footprint(model, inputShape: dataset.sampleShape, classes: classCount).check(model, batchSize: batchSize)
         } catch let error as ModelError {
             throw ValidationError(error.description)
         }
@@ -262,8 +275,11 @@ struct TrainCommand: ParsableCommand {
                          basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
                          sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients,
-                         dfaInjection: dfaInjection.rawValue, valSplit: valSplit)
+                         dfaInjection: dfaInjection.rawValue, valSplit: valSplit, classes: classes)
     }
+
+    /// `--classes` parsed (validate() has checked it).
+    var classSelection: ClassSelection? { classes.flatMap(ClassSelection.init(parsing:)) }
 
     /// `--initializer`, or the rule's default when it is not given.
     var resolvedInitializer: Initializer { initializer ?? RuleRecipe.initializer(for: rule) }
@@ -325,6 +341,10 @@ struct TrainCommand: ParsableCommand {
             throw CommandError(error.description)
         }
         var train = splits.train.prefix(trainLimit), test = splits.test
+        if let selection = classSelection, case let .success(kept) = selection.labels(outOf: train.classes) {
+            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
+            guard train.count > 0, test.count > 0 else { throw CommandError("--classes \(classes!): no training or no test sample has those labels") }
+        }
         var validation: Dataset?
         if valSplit > 0 {
             let held = Int((Float(train.count) * valSplit).rounded())

@@ -108,6 +108,19 @@ struct BadRunStateTests {
         #expect(text.contains("\"val_split\":0.25") && text.contains("\"test_accuracy_at_best_validation\":"), "\(text.suffix(400))")
     }
 
+    @Test func aClassSubsetTrainsKOutputsAndEvalUsesTheSameSubset() throws {
+        let folder = try CLI.temporaryFolder("classes")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try CLI.run(["train", "--classes", "0,3", "--model", "cnn:4,A2", "--epochs", "1", "--train-limit", "600",
+                                  "--threads", "1", "--checkpoint-dir", "\(folder)/run"])
+        #expect(result.status == 0 && result.output.contains("/ 200 test)"), "\(result.output)\(result.errors)")
+        let final = result.output.split(separator: "\n").first { $0.hasPrefix("done:") }.flatMap { $0.split(separator: " ").dropFirst(4).first }
+        let eval = try CLI.run(["eval", "--checkpoint", "\(folder)/run"])
+        #expect(eval.status == 0 && eval.output.contains("(200 test samples): accuracy \(final ?? "?")"), "\(eval.output) vs \(final ?? "")")
+        let refused = try CLI.run(["train", "--classes", "0,3", "--epochs", "1"])
+        #expect(refused.status == 1 && refused.errorLine?.contains("output size 10 does not match the data's 2 classes") == true)
+    }
+
     @Test func aConfigurationSavedWithTheOldOnNaNKeyStillResumes() throws {
         let folder = try CLI.temporaryFolder("onnan")
         defer { try? FileManager.default.removeItem(atPath: folder) }

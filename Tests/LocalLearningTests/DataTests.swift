@@ -255,3 +255,31 @@ struct ValidationSplitTests {
         #expect(reports.bestValidationEpoch?.validationAccuracy == reports.compactMap(\.validationAccuracy).max())
     }
 }
+
+@Suite("Class subsets and the FA k-class experiment")
+struct ClassSubsetTests {
+    @Test func keepingClassesFiltersAndRelabelsInTheGivenOrder() {
+        let data = TrainingTests.blobs(count: 30, seed: 1)   // labels n mod 3
+        let subset = data.keepingClasses([2, 0])
+        #expect(subset.count == 20 && subset.classes == 2)
+        #expect(subset.labels == (0..<30).filter { $0 % 3 != 1 }.map { Int32($0 % 3 == 2 ? 0 : 1) })
+        let per = data.sampleShape.reduce(1, *)
+        #expect(Array(subset.images.scalars[0..<per]) == Array(data.images.scalars[0..<per]), "sample 0 (label 0) comes first")
+        #expect(ClassSelection(parsing: "5") == .first(5) && ClassSelection(parsing: "3,1") == .list([3, 1]))
+        for bad in ["1", "0,0", "a", "", "2,-1", "3,"] { #expect(ClassSelection(parsing: bad) == nil, "\(bad)") }
+        if case .success = ClassSelection.first(11).labels(outOf: 10) { Issue.record("11 of 10 classes accepted") }
+    }
+
+    @Test func theExperimentTrainsEveryCombinationAndTabulatesMeanAndSpread() throws {
+        let splits = DatasetSplits(train: TrainingTests.blobs(count: 90, seed: 1), test: TrainingTests.blobs(count: 30, seed: 2))
+        var configuration = FAClassesExperiment.Configuration()
+        (configuration.classCounts, configuration.rules, configuration.seeds) = ([2, 3], ["bp", "fa"], [1, 2])
+        (configuration.epochs, configuration.model, configuration.batchSize) = (2, "cnn:4,A2", 16)
+        let runs = try FAClassesExperiment.run(configuration, dataset: "blobs", splits: splits)
+        #expect(runs.count == 2 * 2 * 2)
+        #expect(runs.filter { $0.rule == "fa" }.allSatisfy { $0.feedbackAngle != nil } && runs.filter { $0.rule == "bp" }.allSatisfy { $0.feedbackAngle == nil })
+        #expect(runs.allSatisfy { (0...1).contains($0.trainAccuracy) && abs($0.gap - ($0.trainAccuracy - $0.testAccuracy)) < 1e-12 })
+        let table = FAClassesExperiment.markdown(runs).split(separator: "\n")
+        #expect(table.count == 2 + 4 && table[2].hasPrefix("| blobs | 2 | bp | 2 |") && table[2].contains(" ± "))
+    }
+}

@@ -101,7 +101,7 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
         case .mnist, .fashionMNIST:
             return try Self.loadIDX(name: rawValue, directory: resolve(directory, marker: "train-images-idx3-ubyte"))
         case .cifar10:
-            let dir = try resolve(directory, marker: "data_batch_1.bin", subfolders: ["cifar-10-batches-bin", "cifar10"])
+            let dir = try resolve(directory, marker: "data_batch_1.bin", subfolders: ["cifar-10-batches-bin", "cifar10-jpeg"])
             let train = try (1...5).map { try CIFAR.read("\(dir)/data_batch_\($0).bin", labelBytes: 1, classes: 10) }
             let test = try CIFAR.read("\(dir)/test_batch.bin", labelBytes: 1, classes: 10)
             try Self.refuseEmpty(train, path: "\(dir)/data_batch_*.bin", split: "training")
