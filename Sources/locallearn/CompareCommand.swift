@@ -44,6 +44,9 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Random seed shared by every run.")
     var seed: UInt64 = 1
 
+    @Option(help: "Seeds, comma-separated (e.g. 1,2,3): every rule runs once per seed and the table gives mean ± std of its accuracies (instead of --seed).")
+    var seeds: String?
+
     @Option(help: "Threads per run (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -79,6 +82,8 @@ struct CompareCommand: ParsableCommand {
             throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)")
         }
         guard !ruleList.isEmpty else { throw ValidationError("--rules is empty") }
+        if let seeds { _ = try CommaList.positiveIntegers(seeds, option: "--seeds") }
+        guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be a fraction in [0, 1), got \(valSplit)") }
         guard epochs > 0, batchSize > 0, threads > 0 else { throw ValidationError("--epochs, --batch-size and --threads must be ≥ 1") }
         let overrides: [RuleRecipe.Override]
         do { overrides = try parsedOverrides() } catch let error as RecipeError { throw ValidationError(error.description) }
@@ -100,6 +105,9 @@ struct CompareCommand: ParsableCommand {
 
     func parsedOverrides() throws -> [RuleRecipe.Override] { try overrides.map(RuleRecipe.Override.init(parsing:)) }
 
+    /// The seeds every rule runs with: --seeds, or --seed alone.
+    var seedList: [UInt64] { seeds.flatMap { try? CommaList.positiveIntegers($0, option: "--seeds").map(UInt64.init) } ?? [seed] }
+
     func run() throws {
         let name = DatasetName(rawValue: dataset)!
         let network: Model
@@ -111,16 +119,25 @@ struct CompareCommand: ParsableCommand {
         try OutputPath.prepareDirectory(out, option: "--out")
         let overrides = try parsedOverrides()
         print("locallearn compare: \(ruleList.joined(separator: ", ")) on \(model), \(dataset), \(epochs) epochs, batch \(batchSize), "
-              + "seed \(seed), \(threads) thread\(threads == 1 ? "" : "s") per run → \(out)/")
-        var rows: [ComparisonRow] = []
+              + "seed\(seedList.count > 1 ? "s" : "") \(seedList.map(String.init).joined(separator: ",")), \(threads) thread\(threads == 1 ? "" : "s") per run → \(out)/")
+        var rows: [ComparisonRow] = [], runs: [ComparisonRow] = []
+        let seeds = seedList
         for rule in ruleList {
             let recipe = try RuleRecipe.resolve(rule, overrides: overrides)
             let row: ComparisonRow
             if let reason = RuleRegistry.make(rule, seed: seed)?.refusal(for: network) {
                 row = ComparisonRow(rule: rule, status: .notApplicable(reason: reason), recipe: recipe)
+                runs.append(row)
             } else {
-                print("── \(rule): \(recipe.optimizer.rawValue) lr \(recipe.learningRate)")
-                row = try runChild(rule: rule, recipe: recipe)
+                print("── \(rule): \(recipe.optimizer.rawValue) lr \(recipe.learningRate)" + (seeds.count > 1 ? ", seeds \(seeds.map(String.init).joined(separator: ","))" : ""))
+                var perSeed: [ComparisonRow] = []
+                for s in seeds {
+                    var run = try runChild(rule: rule, recipe: recipe, seed: s, log: seeds.count > 1 ? "\(out)/\(rule).seed\(s).jsonl" : "\(out)/\(rule).jsonl")
+                    run.seed = s
+                    perSeed.append(run)
+                }
+                runs += perSeed
+                row = seeds.count > 1 ? ComparisonRow.combining(perSeed, seeds: seeds) : perSeed[0]
             }
             rows.append(row)
             print(ComparisonTable.markdown([row]).split(separator: "\n").last.map(String.init) ?? "")
@@ -128,8 +145,9 @@ struct CompareCommand: ParsableCommand {
         let markdown = ComparisonTable.markdown(rows) + ComparisonTable.unitsMarkdown(rows)
         print("\n" + markdown, terminator: "")
         try markdown.write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
-        try ComparisonTable.csv(rows).write(toFile: "\(out)/results.csv", atomically: true, encoding: .utf8)
-        let subtitle = "\(model) on \(dataset), \(epochs) epochs, batch \(batchSize), schedule \(schedule), seed \(seed), "
+        try ComparisonTable.csv(runs).write(toFile: "\(out)/results.csv", atomically: true, encoding: .utf8)
+        let seedText = seeds.count > 1 ? "seeds \(seeds.map(String.init).joined(separator: ",")) (accuracies mean ± std, curves the mean)" : "seed \(seeds[0])"
+        let subtitle = "\(model) on \(dataset), \(epochs) epochs, batch \(batchSize), schedule \(schedule), \(seedText), "
             + "\(threads) thread\(threads == 1 ? "" : "s") per run. Engine memory: the engine's own peak of held activations, "
             + "scratch and in-flight tensors plus parameters, gradients, optimizer and rule state; RSS: each run's process."
         try HTMLReport.render(title: "locallearn compare", subtitle: subtitle, rows: rows)
@@ -142,7 +160,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     /// The `train` arguments of one rule's run.
-    func trainArguments(rule: String, recipe: RuleRecipe, log: String) -> [String] {
+    func trainArguments(rule: String, recipe: RuleRecipe, log: String, seed: UInt64? = nil) -> [String] {
+        let seed = seed ?? self.seed
         var args = ["train", "--rule", rule, "--model", model, "--dataset", dataset, "--epochs", "\(epochs)",
                     "--batch-size", "\(batchSize)", "--seed", "\(seed)", "--threads", "\(threads)",
                     "--optimizer", recipe.optimizer.rawValue, "--lr=\(recipe.learningRate)", "--momentum=\(recipe.momentum)",
@@ -155,11 +174,10 @@ struct CompareCommand: ParsableCommand {
         return args
     }
 
-    func runChild(rule: String, recipe: RuleRecipe) throws -> ComparisonRow {
-        let log = "\(out)/\(rule).jsonl"
+    func runChild(rule: String, recipe: RuleRecipe, seed: UInt64, log: String) throws -> ComparisonRow {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = trainArguments(rule: rule, recipe: recipe, log: log)
+        process.arguments = trainArguments(rule: rule, recipe: recipe, log: log, seed: seed)
         let errors = Pipe()
         process.standardError = errors
         try process.run()

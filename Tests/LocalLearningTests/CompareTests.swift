@@ -38,7 +38,7 @@ struct CompareTests {
         #expect(lines[3].contains("not applicable: no hidden <block>"))
         let csv = ComparisonTable.csv(Self.sampleRows()).split(separator: "\n")
         #expect(csv.count == 3)
-        #expect(csv[1].hasPrefix("bp,done,adam,0.001,0.7,0.75,2,0.8,12.5,") && csv[1].hasSuffix(",0.7,3"))
+        #expect(csv[1].hasPrefix("bp,done,adam,0.001,0.7,0.75,2,0.8,12.5,") && csv[1].hasSuffix(",0.7,3,"))
         #expect(csv[2].hasPrefix("lls,not applicable: no hidden <block>,adamw,0.005,"))
     }
 
@@ -70,6 +70,22 @@ struct CompareTests {
     @Test func ticksAreRoundAndCoverTheRange() {
         #expect(SVGChart.ticks(0, 100) == [0, 20, 40, 60, 80, 100])
         #expect(SVGChart.ticks(87.3, 91.2).allSatisfy { $0 >= 87.3 && $0 <= 91.2 })
+    }
+
+    @Test func rowsOverSeedsGiveMeanAndSpread() {
+        func run(_ tests: [Double], _ validations: [Double], seconds: Double) -> ComparisonRow {
+            var row = ComparisonRow(rule: "bp", status: .done, recipe: .defaults(for: "bp"))
+            (row.testAccuracies, row.validationAccuracies, row.finalTrainAccuracy, row.trainSeconds) = (tests, validations, 0.9, seconds)
+            return row
+        }
+        // Seed 1: best validation at epoch 2 (test 0.7); seed 2: at epoch 1 (test 0.5).
+        let combined = ComparisonRow.combining([run([0.6, 0.7], [0.5, 0.6], seconds: 10), run([0.5, 0.9], [0.8, 0.4], seconds: 20)], seeds: [1, 2])
+        #expect(combined.seedFigures?.atBestValidation == [0.7, 0.5] && combined.seedFigures?.finalTest == [0.7, 0.9])
+        #expect(zip(combined.testAccuracies, [0.55, 0.8]).allSatisfy { abs($0 - $1) < 1e-12 } && combined.trainSeconds == 15)
+        #expect(ComparisonRow.spread([0.7, 0.5]) == "60.00 ± 14.14%")
+        #expect(ComparisonTable.markdown([combined]).contains("| bp | adam 0.001 | 60.00 ± 14.14% | 80.00 ± 14.14% | 80.00 ± 14.14% | 90.00 ± 0.00% | 15.0 s |"))
+        let failing = ComparisonRow(rule: "bp", status: .failed(message: "NaN"), recipe: nil)
+        #expect(ComparisonRow.combining([run([0.6], [0.5], seconds: 1), failing], seeds: [1, 2]).status == .failed(message: "seed 2: NaN"))
     }
 
     @Test func runLogReadsBackIntoARow() throws {

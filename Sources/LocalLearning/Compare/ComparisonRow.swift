@@ -47,6 +47,11 @@ public struct ComparisonRow: Sendable, Codable {
     /// Per unit, in the model's order, where measured (`--diagnostics` on a unit-local rule).
     public var units: [UnitSeries] = []
 
+    /// The run's seed (one run), or nil for a row combining several (`seedFigures`).
+    public var seed: UInt64?
+    /// Set on a row that combines runs over several seeds: their accuracies.
+    public var seedFigures: SeedFigures?
+
     public init(rule: String, status: Status, recipe: RuleRecipe? = nil) {
         self.rule = rule
         self.status = status
@@ -86,6 +91,13 @@ public enum ComparisonTable {
             return [r.rule, recipe, "failed: \(message)"] + Array(repeating: "", count: headers.count - 3)
         case .done:
             let macs = r.macs.map { "\(count($0.forward)) / \(count($0.signal)) / \(count($0.update))" } ?? "–"
+            if let s = r.seedFigures {
+                return [r.rule, recipe, ComparisonRow.spread(s.atBestValidation), ComparisonRow.spread(s.finalTest),
+                        ComparisonRow.spread(s.bestTest), ComparisonRow.spread(s.finalTrain),
+                        r.trainSeconds.map { String(format: "%.1f s", $0) } ?? "–",
+                        r.samplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
+                        mib(r.memory?.totalBytes), mib(r.peakResidentBytes), macs, mib(r.parameterOverheadBytes)]
+            }
             return [r.rule, recipe, r.bestValidationEpoch.map { "\(percent(r.testAccuracyAtBestValidation)) (\($0))" } ?? "–",
                     percent(r.finalTestAccuracy),
                     r.bestEpoch.map { "\(percent(r.bestTestAccuracy)) (\($0))" } ?? "–", percent(r.finalTrainAccuracy),
@@ -138,7 +150,7 @@ public enum ComparisonTable {
     public static func csv(_ rows: [ComparisonRow]) -> String {
         let header = "rule,status,optimizer,lr,final_test_acc,best_test_acc,best_epoch,final_train_acc,train_seconds,wall_seconds,"
             + "samples_per_s,engine_peak_bytes,peak_activation_bytes,peak_rss_bytes,macs_forward,macs_signal,macs_update,rule_state_bytes,"
-            + "test_acc_at_best_val,best_val_epoch"
+            + "test_acc_at_best_val,best_val_epoch,seed"
         func field(_ v: Any?) -> String {
             guard let v else { return "" }
             let text = "\(v)"
@@ -155,7 +167,7 @@ public enum ComparisonTable {
                                   r.bestTestAccuracy, r.bestEpoch, r.finalTrainAccuracy, r.trainSeconds, r.wallSeconds,
                                   r.samplesPerSecond, r.memory?.totalBytes, r.memory?.peakActivationBytes, r.peakResidentBytes,
                                   r.macs?.forward, r.macs?.signal, r.macs?.update, r.memory?.ruleStateBytes,
-                                  r.testAccuracyAtBestValidation, r.bestValidationEpoch]
+                                  r.testAccuracyAtBestValidation, r.bestValidationEpoch, r.seed]
             lines.append(values.map(field).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
