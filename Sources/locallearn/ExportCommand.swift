@@ -89,39 +89,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let saved = try SavedRun(checkpoint)
-        let weights = saved.weights
-        guard let spec = model ?? saved.configuration?.model ?? weights.metadata["model"], !spec.isEmpty else {
-            throw CommandError("\(saved.path) does not say which model it holds; give --model")
-        }
-        let datasetName = dataset?.rawValue ?? saved.configuration?.dataset ?? DatasetName.embedded.rawValue
-        guard let name = DatasetName(rawValue: datasetName) else { throw CommandError("\(saved.path): unknown saved dataset '\(datasetName)'") }
-        let splits: DatasetSplits
-        do {
-            splits = try name.load(directory: dataDir ?? saved.configuration?.dataDir)
-        } catch let error as DataError {
-            throw CommandError(error.description)
-        }
-        var test = splits.test, train = splits.train.prefix(saved.configuration?.trainLimit)
-        // The run's class subset: the model has one output per kept class.
-        if let text = saved.configuration?.classes, let selection = ClassSelection(parsing: text) {
-            guard case let .success(kept) = selection.labels(outOf: test.classes) else {
-                throw CommandError("\(saved.path) was trained on classes \(text), which \(datasetName) does not have")
-            }
-            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
-        }
-        if saved.configuration?.standardize == true {
-            test = Standardization(measuring: train).apply(to: test)
-        }
-        let network: Model
-        do {
-            try ModelSpec.footprint(spec, inputShape: test.sampleShape, classes: test.classes).check(spec, batchSize: batchSize)
-            network = try ModelSpec.build(spec, inputShape: test.sampleShape, classes: test.classes)
-            try ModelWeights.load(weights, into: network, path: saved.path)
-        } catch let error as ModelError {
-            throw CommandError(error.description)
-        } catch let error as CheckpointError {
-            throw CommandError(error.description)
-        }
+        let setup = try saved.evaluationSetup(dataset: dataset, dataDir: dataDir, model: model, batchSize: batchSize)
+        let (network, spec, datasetName) = (setup.network, setup.spec, setup.dataset.rawValue)
+        let test = setup.standardization.map { $0.apply(to: setup.test) } ?? setup.test
         let result = Evaluation.evaluate(network, on: test, batchSize: batchSize)
         print(String(format: "%@ on %@ (%d test samples): accuracy %.2f%%, loss %.4f", spec, datasetName, test.count,
                      result.accuracy * 100, result.loss))

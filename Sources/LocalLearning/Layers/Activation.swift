@@ -141,7 +141,7 @@ public final class Activation: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         let y = function.apply(input)
-        if mode == .training {
+        if mode.keepsForBackward {
             self.input = input
             output = y
         }

@@ -109,7 +109,7 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        if mode == .training {
+        if mode.keepsForBackward {
             self.input = input
             self.mean = mean
         } else {
@@ -121,8 +121,20 @@ public final class BatchNorm: Layer {
     public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
         let batch = outputGradient.shape[0], C = channels, spatial = outputGradient.count / (batch * C)
         let gamma = scale.value.scalars, invStd = inverseStd, mean = self.mean
-        precondition(lastMode == .training, "\(summary): backward needs a training-mode forward")
+        precondition(lastMode.keepsForBackward, "\(summary): backward needs a training-mode or frozen forward")
         precondition(input.shape == outputGradient.shape, "\(summary): backward without a matching training forward")
+        if lastMode == .frozen {
+            // Running statistics are constants: y = γ·(x − μ)/σ + β is affine, dx = γ/σ·dy.
+            guard propagate else { return nil }
+            return Tensor(uninitializedShape: outputGradient.shape) { dx in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    for plane in 0..<(batch * C) {
+                        let k = gamma[plane % C] * invStd[plane % C], offset = plane * spatial
+                        for i in 0..<spatial { dx[offset + i] = k * dy[offset + i] }
+                    }
+                }
+            }
+        }
         let m = Float(batch * spatial)
         var dGamma = [Float](repeating: 0, count: C), dBeta = [Float](repeating: 0, count: C)
         outputGradient.withUnsafeBufferPointer { dy in

@@ -76,7 +76,7 @@ public final class Conv2D: WeightedLayer {
                 }
             }
         }
-        if mode == .training {
+        if mode.keepsForBackward {
             self.input = input
             cachedGeometry = g
         } else {

@@ -20,11 +20,15 @@ public final class Dropout: Layer {
         set { rng.stateWords = newValue }
     }
 
+    /// The last forward was frozen (identity), so backward is too.
+    private var passesThrough = false
+
     public var summary: String { "Dropout(\(probability))" }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        passesThrough = mode == .frozen
         guard mode == .training, probability > 0 else { return input }
         let keep = 1 - probability, scale = 1 / keep
         mask = Tensor(uninitializedShape: input.shape) { m in
@@ -35,7 +39,7 @@ public final class Dropout: Layer {
 
     public func backward(_ outputGradient: Tensor, propagate: Bool) -> Tensor? {
         guard propagate else { return nil }
-        guard probability > 0 else { return outputGradient }
+        guard probability > 0, !passesThrough else { return outputGradient }
         precondition(mask.shape == outputGradient.shape, "Dropout: backward without a matching training forward")
         return outputGradient.multiplied(by: mask)
     }

@@ -9,7 +9,7 @@ public final class Flatten: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
-        if mode == .training { inputShape = input.shape }
+        if mode.keepsForBackward { inputShape = input.shape }
         return input.reshaped([input.shape[0], input.count / max(input.shape[0], 1)])
     }
 

@@ -1,6 +1,15 @@
 /// Whether a forward pass trains (batch statistics, dropout, caches for backward) or evaluates.
 public enum Mode: Sendable {
-    case training, evaluation
+    /// Batch statistics, dropout, and what backward needs is kept.
+    case training
+    /// Inference: running statistics, no dropout, nothing kept.
+    case evaluation
+    /// Inference behaviour with what backward needs kept: the exact gradient of the evaluated network
+    /// with respect to its input (adversarial attacks); BatchNorm's backward is then its affine map.
+    case frozen
+
+    /// Layers keep their inputs (or masks) for a backward pass.
+    public var keepsForBackward: Bool { self != .evaluation }
 }
 
 /// A trainable tensor and the gradient the last backward pass wrote for it.

@@ -32,7 +32,7 @@ public final class Linear: WeightedLayer {
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         let batch = input.shape[0]
         precondition(input.count == batch * inputSize, "\(summary) got input \(input.shape)")
-        if mode == .training { self.input = input }
+        if mode.keepsForBackward { self.input = input }
         let (inSize, outSize) = (inputSize, outputSize)
         return Tensor(uninitializedShape: [batch, outSize]) { y in
             let hasBias = bias != nil

@@ -26,7 +26,7 @@ public final class MaxPool2D: Layer {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oh, ow) = (window.outputSize(h), window.outputSize(w))
         let planes = n * c
-        let training = mode == .training
+        let training = mode.keepsForBackward
         if training {
             inputShape = input.shape
             if argmax.count != planes * oh * ow { argmax = [Int32](repeating: 0, count: planes * oh * ow) }

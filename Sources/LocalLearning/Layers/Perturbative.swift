@@ -66,7 +66,7 @@ public final class Perturbative: WeightedLayer {
                 }
             }
         }
-        if mode == .training { perturbed = p }
+        if mode.keepsForBackward { perturbed = p }
         return Tensor(uninitializedShape: [batch, outChannels, h, w]) { y in
             weight.value.withUnsafeBufferPointer { wp in
                 p.withUnsafeBufferPointer { pp in

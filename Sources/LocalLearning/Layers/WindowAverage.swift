@@ -53,7 +53,7 @@ extension WindowAveragingLayer {
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         precondition(input.rank == 4, "\(summary) got input \(input.shape)")
         let win = windows(height: input.shape[2], width: input.shape[3])
-        if mode == .training { cachedInputShape = input.shape }
+        if mode.keepsForBackward { cachedInputShape = input.shape }
         let planes = input.shape[0] * input.shape[1]
         return Tensor(uninitializedShape: [input.shape[0], input.shape[1], win.outputHeight, win.outputWidth]) { y in
             input.withUnsafeBufferPointer { win.forward($0.baseAddress!, planes: planes, into: y.baseAddress!) }

@@ -1,0 +1,59 @@
+import Foundation
+import LocalLearning
+
+/// What `eval` and `robustness` rebuild from a saved run: its network with the saved weights, its
+/// test split in pixels (restricted to the run's classes) and the standardisation it trained with.
+struct EvaluationSetup {
+    let network: Model
+    let spec: String
+    let dataset: DatasetName
+    /// Pixels in [0, 1], not standardised.
+    let test: Dataset
+    /// The run's standardisation, measured as it was: on its training samples after --train-limit,
+    /// --classes and the --val-split hold-out.
+    let standardization: Standardization?
+}
+
+extension SavedRun {
+    func evaluationSetup(dataset: DatasetName?, dataDir: String?, model: String?, batchSize: Int) throws -> EvaluationSetup {
+        let configuration = self.configuration
+        guard let spec = model ?? configuration?.model ?? weights.metadata["model"], !spec.isEmpty else {
+            throw CommandError("\(path) does not say which model it holds; give --model")
+        }
+        let datasetName = dataset?.rawValue ?? configuration?.dataset ?? DatasetName.embedded.rawValue
+        guard let name = DatasetName(rawValue: datasetName) else { throw CommandError("\(path): unknown saved dataset '\(datasetName)'") }
+        let splits: DatasetSplits
+        do {
+            splits = try name.load(directory: dataDir ?? configuration?.dataDir)
+        } catch let error as DataError {
+            throw CommandError(error.description)
+        }
+        var test = splits.test, train = splits.train.prefix(configuration?.trainLimit)
+        // The run's class subset: the model has one output per kept class.
+        if let text = configuration?.classes, let selection = ClassSelection(parsing: text) {
+            guard case let .success(kept) = selection.labels(outOf: test.classes) else {
+                throw CommandError("\(path) was trained on classes \(text), which \(datasetName) does not have")
+            }
+            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
+        }
+        var standardization: Standardization?
+        if configuration?.standardize == true {
+            if let split = configuration?.valSplit, split > 0 {
+                let held = Int((Float(train.count) * split).rounded())
+                if held >= 1, held < train.count { train = train.holdingOut(held, seed: configuration?.seed ?? 1).train }
+            }
+            standardization = Standardization(measuring: train)
+        }
+        let network: Model
+        do {
+            try ModelSpec.footprint(spec, inputShape: test.sampleShape, classes: test.classes).check(spec, batchSize: batchSize)
+            network = try ModelSpec.build(spec, inputShape: test.sampleShape, classes: test.classes)
+            try ModelWeights.load(weights, into: network, path: path)
+        } catch let error as ModelError {
+            throw CommandError(error.description)
+        } catch let error as CheckpointError {
+            throw CommandError(error.description)
+        }
+        return EvaluationSetup(network: network, spec: spec, dataset: name, test: test, standardization: standardization)
+    }
+}
