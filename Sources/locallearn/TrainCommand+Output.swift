@@ -29,7 +29,8 @@ extension TrainCommand {
     static func format(_ r: EpochReport, epochs: Int) -> String {
         let width = String(epochs).count
         let epoch = String(repeating: " ", count: max(0, width - String(r.epoch).count)) + String(r.epoch)
-        let validation = r.validationAccuracy.map { String(format: "  val acc %6.2f%%", $0 * 100) } ?? ""
+        let validation = (r.validationAccuracy.map { String(format: "  val acc %6.2f%%", $0 * 100) } ?? "")
+            + (r.testTop5Accuracy.map { String(format: "  test top-5 %6.2f%%", $0 * 100) } ?? "")
         return String(format: "epoch %@/%d  train loss %.4f acc %6.2f%%%@  test loss %.4f acc %6.2f%% (best %6.2f%%)  %8.0f samples/s  %6.1f s  [%.0f s]",
                       epoch, epochs, r.trainLoss, r.trainAccuracy * 100, validation, r.testLoss, r.testAccuracy * 100,
                       r.bestTestAccuracy * 100, r.samplesPerSecond, r.trainSeconds, r.elapsedSeconds)

@@ -501,6 +501,12 @@ struct TrainCommand: ParsableCommand {
         }
         let best = reports.max { $0.testAccuracy < $1.testAccuracy }!
         let last = reports.last!
+        if mpi.writesFiles, let runLog {
+            struct Confusion: Codable { var classes: Int; var matrix: [[Int]] }
+            // Rows: true class; columns: predicted class; the final weights on the test split.
+            try runLog.write(type: "confusion", Confusion(classes: test.classes,
+                                                          matrix: Evaluation.confusionMatrix(network, on: test, batchSize: batchSize)))
+        }
         let chosen = reports.bestValidationEpoch
         let atValidation = chosen.map { String(format: "test accuracy at the best validation epoch (%d, validation %.2f%%) %.2f%%, ",
                                                        $0.epoch, $0.validationAccuracy! * 100, $0.testAccuracy * 100) } ?? ""

@@ -106,6 +106,7 @@ struct BadRunStateTests {
         #expect(resumed.output.contains("val acc") && resumed.output.contains("test accuracy at the best validation epoch ("))
         let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("\"val_split\":0.25") && text.contains("\"test_accuracy_at_best_validation\":"), "\(text.suffix(400))")
+        #expect(text.contains("\"type\":\"confusion\"") && text.contains("\"classes\":10"), "the final test confusion matrix is logged")
     }
 
     @Test func aClassSubsetTrainsKOutputsAndEvalUsesTheSameSubset() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LocalLearning
 
@@ -58,5 +59,22 @@ struct RobustnessTests {
         #expect(results[.fgsm]!.loss > clean.loss, "FGSM raises the loss: \(results[.fgsm]!.loss) vs \(clean.loss)")
         #expect(results[.pgd]!.loss >= results[.fgsm]!.loss, "PGD \(results[.pgd]!.loss) vs FGSM \(results[.fgsm]!.loss)")
         #expect(results[.pgd]!.accuracy <= results[.fgsm]!.accuracy + 1e-9)
+    }
+}
+
+@Suite("Top-5 accuracy and the confusion matrix")
+struct ConfusionTests {
+    @Test func topKAndConfusionCountWhatTheyShould() throws {
+        let logits = Tensor(shape: [2, 6], scalars: [0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0])
+        #expect(Evaluation.topKCount(logits, labels: [1, 1], k: 5) == 2 && Evaluation.topKCount(logits, labels: [0, 5], k: 5) == 0)
+        let data = TrainingTests.blobs(count: 60, seed: 3)
+        let model = try ModelSpec.build("mlp:16-8-3:tanh", inputShape: data.sampleShape, classes: 3, seed: 1)
+        let matrix = Evaluation.confusionMatrix(model, on: data, batchSize: 16)
+        #expect(matrix.map { $0.reduce(0, +) } == [20, 20, 20], "a row per true class")
+        let diagonal = (0..<3).reduce(0) { $0 + matrix[$1][$1] }
+        #expect(Double(diagonal) / 60 == Evaluation.evaluate(model, on: data, batchSize: 16).accuracy)
+        #expect(Evaluation.evaluate(model, on: data).top5Accuracy == nil, "top-5 only beyond 10 classes")
+        let svg = SVGChart.confusion(title: "m", matrix: matrix)
+        #expect(svg.components(separatedBy: "<rect").count - 1 == 9 && svg.contains("true class") && !svg.contains("<script"))
     }
 }

@@ -47,6 +47,9 @@ public struct ComparisonRow: Sendable, Codable {
     /// Per unit, in the model's order, where measured (`--diagnostics` on a unit-local rule).
     public var units: [UnitSeries] = []
 
+    /// Test-set confusion matrix of the final weights, counts[true][predicted] (the first seed's when combined).
+    public var confusion: [[Int]]?
+
     /// The run's seed (one run), or nil for a row combining several (`seedFigures`).
     public var seed: UInt64?
     /// Set on a row that combines runs over several seeds: their accuracies.

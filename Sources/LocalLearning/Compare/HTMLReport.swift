@@ -16,6 +16,9 @@ public enum HTMLReport {
                               unit: "s")
         body += SVGChart.bars(title: "Learning-signal MACs per sample", items: done.compactMap { r in r.macs.map { (r.rule, Double($0.signal)) } },
                               unit: "", label: { ComparisonTable.count(Int($0)) })
+        for row in done {
+            if let matrix = row.confusion { body += SVGChart.confusion(title: "\(row.rule): test confusion matrix (final weights)", matrix: matrix) }
+        }
         for row in done where !row.units.isEmpty {
             body += SVGChart.lines(title: "\(row.rule): each unit's own head, training accuracy per epoch",
                                    series: row.units.map { ($0.unit, $0.accuracy.map { $0.map { $0 * 100 } }) },

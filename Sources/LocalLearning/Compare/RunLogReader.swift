@@ -6,6 +6,9 @@ public enum RunLogReader {
         var elapsedSeconds: Double
         var peakResidentBytes: Int
     }
+    struct Confusion: Decodable {
+        var matrix: [[Int]]
+    }
     struct Angles: Decodable {
         var updateAngles: [UpdateAlignment.LayerAngle]
         var units: [UnitMonitor.Figures]?
@@ -36,6 +39,7 @@ public enum RunLogReader {
                     let summary = try decoder.decode(Summary.self, from: data)
                     row.wallSeconds = summary.elapsedSeconds
                     row.peakResidentBytes = summary.peakResidentBytes
+                case "confusion": row.confusion = try decoder.decode(Confusion.self, from: data).matrix
                 case "diagnostics":
                     let record = try decoder.decode(Angles.self, from: data)
                     angles.append(record.updateAngles)

@@ -3,19 +3,51 @@ public enum Evaluation {
     public struct Result: Sendable, Codable {
         public var loss: Float
         public var accuracy: Double
+        /// Whether the label is among the 5 largest logits; measured when there are more than 10 classes.
+        public var top5Accuracy: Double? = nil
     }
 
     /// `batchSize` bounds the size of the activations (keep it near the training batch size).
     public static func evaluate(_ model: Model, on dataset: Dataset, batchSize: Int = 128) -> Result {
         let loader = DataLoader(dataset: dataset, batchSize: batchSize, shuffle: false)
         let loss = SoftmaxCrossEntropy()
-        var totalLoss = 0.0, correct = 0
+        var totalLoss = 0.0, correct = 0, top5 = 0
         loader.forEachBatch(epoch: 0) { _, batch in
             let logits = model.forward(batch.images, mode: .evaluation)
             totalLoss += Double(loss(logits, labels: batch.labels).loss) * Double(batch.count)
             correct += SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels)
+            if dataset.classes > 10 { top5 += topKCount(logits, labels: batch.labels, k: 5) }
         }
-        return Result(loss: Float(totalLoss / Double(max(dataset.count, 1))),
-                      accuracy: Double(correct) / Double(max(dataset.count, 1)))
+        let n = Double(max(dataset.count, 1))
+        return Result(loss: Float(totalLoss / n), accuracy: Double(correct) / n, top5Accuracy: dataset.classes > 10 ? Double(top5) / n : nil)
+    }
+
+    /// Rows whose label's logit is among the `k` largest (ties counted in the label's favour).
+    public static func topKCount(_ logits: Tensor, labels: [Int32], k: Int) -> Int {
+        let classes = logits.shape[1]
+        return logits.withUnsafeBufferPointer { z in
+            labels.indices.reduce(0) { count, row in
+                let values = z.baseAddress! + row * classes, target = values[Int(labels[row])]
+                var above = 0
+                for c in 0..<classes where values[c] > target { above += 1 }
+                return count + (above < k ? 1 : 0)
+            }
+        }
+    }
+
+    /// Counts[true class][predicted class] on `dataset`.
+    public static func confusionMatrix(_ model: Model, on dataset: Dataset, batchSize: Int = 128) -> [[Int]] {
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: dataset.classes), count: dataset.classes)
+        DataLoader(dataset: dataset, batchSize: batchSize, shuffle: false).forEachBatch(epoch: 0) { _, batch in
+            let logits = model.forward(batch.images, mode: .evaluation), classes = logits.shape[1]
+            logits.withUnsafeBufferPointer { z in
+                for (row, label) in batch.labels.enumerated() {
+                    var best = 0
+                    for c in 1..<classes where z[row * classes + c] > z[row * classes + best] { best = c }
+                    counts[Int(label)][best] += 1
+                }
+            }
+        }
+        return counts
     }
 }

@@ -15,6 +15,8 @@ public struct EpochReport: Sendable, Codable {
     /// On the held-out validation part of the training set, when the run has one (`--val-split`).
     public var validationLoss: Float? = nil
     public var validationAccuracy: Double? = nil
+    /// Test top-5 accuracy, for datasets of more than 10 classes.
+    public var testTop5Accuracy: Double? = nil
 }
 
 extension Array where Element == EpochReport {
@@ -185,6 +187,6 @@ public final class Trainer {
             testLoss: test.loss, testAccuracy: test.accuracy, bestTestAccuracy: best,
             learningRate: optimizer.learningRate, trainSeconds: trainSeconds,
             samplesPerSecond: Double(seen) / trainSeconds, elapsedSeconds: elapsedSeconds(),
-            validationLoss: validation?.loss, validationAccuracy: validation?.accuracy)
+            validationLoss: validation?.loss, validationAccuracy: validation?.accuracy, testTop5Accuracy: test.top5Accuracy)
     }
 }
