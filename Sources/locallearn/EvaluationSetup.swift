@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LocalLearning
 
@@ -12,6 +13,25 @@ struct EvaluationSetup {
     /// The run's standardisation, measured as it was: on its training samples after --train-limit,
     /// --classes and the --val-split hold-out.
     let standardization: Standardization?
+}
+
+/// The options `eval` and `robustness` share: which saved run, and where its data and model come from.
+struct SavedRunOptions: ParsableArguments {
+    @Option(help: "Checkpoint folder, checkpoint file or exported weights file.")
+    var checkpoint: String
+
+    @Option(help: "Dataset (default: the checkpoint's).")
+    var dataset: DatasetName?
+
+    @Option(help: "Folder holding the dataset's files (default: the checkpoint's).")
+    var dataDir: String?
+
+    @Option(help: "Model spec (default: the one saved in the file).")
+    var model: String?
+
+    func setup(batchSize: Int) throws -> EvaluationSetup {
+        try SavedRun(checkpoint).evaluationSetup(dataset: dataset, dataDir: dataDir, model: model, batchSize: batchSize)
+    }
 }
 
 extension SavedRun {

@@ -68,17 +68,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate saved weights (a checkpoint, or a file written by export) on a dataset's test split."
     )
 
-    @Option(help: "Checkpoint folder, checkpoint file or exported weights file.")
-    var checkpoint: String
-
-    @Option(help: "Dataset (default: the checkpoint's).")
-    var dataset: DatasetName?
-
-    @Option(help: "Folder holding the dataset's files (default: the checkpoint's).")
-    var dataDir: String?
-
-    @Option(help: "Model spec (default: the one saved in the file).")
-    var model: String?
+    @OptionGroup var saved: SavedRunOptions
 
     @Option(help: "Batch size.")
     var batchSize = 256
@@ -88,8 +78,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let saved = try SavedRun(checkpoint)
-        let setup = try saved.evaluationSetup(dataset: dataset, dataDir: dataDir, model: model, batchSize: batchSize)
+        let setup = try saved.setup(batchSize: batchSize)
         let (network, spec, datasetName) = (setup.network, setup.spec, setup.dataset.rawValue)
         let test = setup.standardization.map { $0.apply(to: setup.test) } ?? setup.test
         let result = Evaluation.evaluate(network, on: test, batchSize: batchSize)

@@ -17,17 +17,7 @@ struct RobustnessCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Checkpoint folder, checkpoint file or exported weights file.")
-    var checkpoint: String
-
-    @Option(help: "Dataset (default: the checkpoint's).")
-    var dataset: DatasetName?
-
-    @Option(help: "Folder holding the dataset's files (default: the checkpoint's).")
-    var dataDir: String?
-
-    @Option(help: "Model spec (default: the one saved in the file).")
-    var model: String?
+    @OptionGroup var saved: SavedRunOptions
 
     @Option(help: "Attacks, comma-separated: fgsm, pgd, noise.")
     var attack = "fgsm,pgd,noise"
@@ -83,8 +73,7 @@ struct RobustnessCommand: ParsableCommand {
 
     func run() throws {
         Runtime.configure(threads: threads)
-        let saved = try SavedRun(checkpoint)
-        let setup = try saved.evaluationSetup(dataset: dataset, dataDir: dataDir, model: model, batchSize: batchSize)
+        let setup = try saved.setup(batchSize: batchSize)
         let test = setup.test.prefix(limit)
         var settings = Robustness.Settings()
         (settings.steps, settings.stepSize, settings.randomStart, settings.seed) = (steps, stepSize, !noRandomStart, seed)
