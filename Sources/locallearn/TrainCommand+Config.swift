@@ -50,7 +50,7 @@ extension TrainCommand {
             "sll-projection": text { $0.sllProjection = $1 }, "sll-scale": number { $0.sllScale = $1 },
             "sll-input-prior": text { $0.sllInputPrior = $1 },
             "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
-            "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 }, "overwrite": flag { $0.overwrite = $1 },
+            "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 }, "overwrite": flag { $0.overwrite = $1 }, "keep-best": flag { $0.keepBest = $1 },
             "on-nan": choice("on-nan") { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
             "stages": integer { $0.stages = $1 }, "stage-boundaries": text { $0.stageBoundaries = $1 },
             "per-unit-stages": flag { $0.perUnitStages = $1 },

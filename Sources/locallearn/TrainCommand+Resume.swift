@@ -11,7 +11,7 @@ struct Interrupted: Error {
 extension TrainCommand {
     /// Options a resumed run takes from its command line; every other setting is the saved run's.
     static let resumeOptions: Set<String> = ["resume", "config", "epochs", "data-dir", "checkpoint-dir", "checkpoint-every",
-                                             "log", "show-model", "overwrite"]
+                                             "log", "show-model", "overwrite", "keep-best"]
 
     /// Takes every setting of a saved run (a resumed run must train exactly as the original).
     mutating func adopt(_ c: RunConfiguration) throws {

@@ -67,6 +67,9 @@ extension TrainCommand {
             case let .failure(error): throw ValidationError(error.description)
             }
         }
+        if keepBest, valSplit == 0 || (checkpointDir == nil && resume == nil) {
+            throw ValidationError("--keep-best keeps the best validation epoch's weights: it needs --val-split and --checkpoint-dir")
+        }
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be a fraction in [0, 1), got \(valSplit)") }
         guard auxDepth <= 1000, localUnit <= 100_000, stages <= 1024, sllCodes <= 1_000_000 else {
             throw ValidationError("--aux-depth ≤ 1000, --local-unit ≤ 100000, --stages ≤ 1024 and --sll-codes ≤ 1000000")

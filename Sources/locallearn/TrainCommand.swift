@@ -174,6 +174,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Start a new run even where --checkpoint-dir holds another run's checkpoint (which is then replaced).")
     var overwrite = false
 
+    @Flag(help: "With --val-split and --checkpoint-dir: also keep the weights of the best validation epoch in best.safetensors (exported form: eval reads it).")
+    var keepBest = false
+
     func parseSchedule() throws -> LearningRateSchedule {
         let parts = schedule.split(separator: ":").map(String.init)
         switch parts.first {
@@ -398,6 +401,15 @@ struct TrainCommand: ParsableCommand {
                 progress.clear()
                 print(Self.format(report, epochs: epochs))
                 done.append(report)
+                if keepBest, let checkpointDir, mpi.writesFiles, done.bestValidationEpoch?.epoch == report.epoch {
+                    do {
+                        try Safetensors.write(ModelWeights.file(of: network, metadata: ["model": model, "format": "locallearn",
+                                                                                        "epoch": "\(report.epoch)"]),
+                                              to: "\(checkpointDir)/best.safetensors")
+                    } catch let error as CheckpointError {
+                        throw CommandError(error.description)
+                    }
+                }
                 if let checkpointDir, mpi.writesFiles, report.epoch % checkpointEvery == 0 || report.epoch == epochs {
                     try saveCheckpoint(checkpointDir, TrainingPosition(epoch: report.epoch, step: 0))
                 }

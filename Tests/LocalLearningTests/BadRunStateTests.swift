@@ -122,6 +122,21 @@ struct BadRunStateTests {
         #expect(refused.status == 1 && refused.errorLine?.contains("output size 10 does not match the data's 2 classes") == true)
     }
 
+    @Test func keepBestSavesTheBestValidationEpochsWeights() throws {
+        let folder = try CLI.temporaryFolder("best")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try CLI.run(["train", "--val-split", "0.2", "--keep-best", "--checkpoint-dir", "\(folder)/run", "--epochs", "3",
+                               "--train-limit", "400", "--model", "mlp:784-16-10", "--threads", "1"])
+        #expect(run.status == 0, "\(run.errors)")
+        // "done: test accuracy at the best validation epoch (E, validation V%) T%, …"
+        let done = run.output.split(separator: "\n").first { $0.hasPrefix("done:") }.map(String.init) ?? ""
+        let atBest = done.split(separator: ")").dropFirst().first?.split(separator: " ").first.map { $0.replacingOccurrences(of: ",", with: "") }
+        let eval = try CLI.run(["eval", "--checkpoint", "\(folder)/run/best.safetensors", "--dataset", "fashion-mnist-subset"])
+        #expect(eval.status == 0 && eval.output.contains("accuracy \(atBest ?? "?")"), "\(eval.output) vs \(done)")
+        let refused = try CLI.run(["train", "--keep-best", "--epochs", "1"])
+        #expect(refused.status == 64 && refused.errorLine?.contains("--keep-best") == true)
+    }
+
     @Test func aConfigurationSavedWithTheOldOnNaNKeyStillResumes() throws {
         let folder = try CLI.temporaryFolder("onnan")
         defer { try? FileManager.default.removeItem(atPath: folder) }
