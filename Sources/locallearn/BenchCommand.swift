@@ -47,11 +47,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("bad --input '\(input)'; expected CxHxW such as 3x32x32")
         }
         if names.contains("layers") {
-            do {
-                try ModelSpec.footprint(model, inputShape: shape, classes: 10).check(model, batchSize: 128)
-            } catch let error as ModelError {
-                throw ValidationError(error.description)
-            }
+            try ModelSpec.validateFits(model, inputShape: shape, classes: 10, batchSize: 128)
         }
     }
 

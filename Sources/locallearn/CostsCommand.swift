@@ -67,11 +67,7 @@ struct CostsCommand: ParsableCommand {
         }
         guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         _ = try CommaList.ruleNames(rules)
-        do {
-            try ModelSpec.footprint(model, inputShape: shape, classes: classes).check(model, batchSize: batchSize)
-        } catch let error as ModelError {
-            throw ValidationError(error.description)
-        }
+        try ModelSpec.validateFits(model, inputShape: shape, classes: classes, batchSize: batchSize)
     }
 
     func run() throws {

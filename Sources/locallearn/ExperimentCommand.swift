@@ -63,11 +63,7 @@ struct FAConservationCommand: ParsableCommand {
         guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
         for width in try CommaList.positiveIntegers(widths, option: "--widths") {
             let spec = "mlp:784-\(width)-10"
-            do {
-                try ModelSpec.footprint(spec, inputShape: [784], classes: 10).check(spec, batchSize: min(samples, 60_000))
-            } catch let error as ModelError {
-                throw ValidationError("--widths: \(error.description)")
-            }
+            try ModelSpec.validateFits(spec, inputShape: [784], classes: 10, batchSize: min(samples, 60_000), context: "--widths: ")
         }
         _ = try CommaList.ruleNames(rules)
     }

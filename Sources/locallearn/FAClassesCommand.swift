@@ -60,11 +60,7 @@ struct FAClassesCommand: ParsableCommand {
         guard epochs >= 1, threads >= 1, threads <= 1024 else { throw ValidationError("--epochs and --threads must be at least 1") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
         for name in datasetList {
-            do {
-                try ModelSpec.footprint(model, inputShape: name.sampleShape, classes: name.classes).check(model, batchSize: 128)
-            } catch let error as ModelError {
-                throw ValidationError(error.description)
-            }
+            try ModelSpec.validateFits(model, inputShape: name.sampleShape, classes: name.classes, batchSize: 128)
         }
     }
 

@@ -48,11 +48,7 @@ struct MemoryDepthCommand: ParsableCommand {
         }
         for depth in try CommaList.positiveIntegers(depths, option: "--depths") {
             let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
-            do {
-                try ModelSpec.footprint(spec, inputShape: [input], classes: classes).check(spec, batchSize: batchSize)
-            } catch let error as ModelError {
-                throw ValidationError(error.description)
-            }
+            try ModelSpec.validateFits(spec, inputShape: [input], classes: classes, batchSize: batchSize)
         }
         _ = try CommaList.ruleNames(rules)
     }

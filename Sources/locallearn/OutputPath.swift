@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// Output paths checked before any work starts, so a run never trains for an hour and then fails
 /// to write its results. Each failure is one line naming the option, the path and the reason.
@@ -6,10 +7,8 @@ enum OutputPath {
     /// `path` can be created or replaced as a file (its folder exists and takes writes).
     static func checkFile(_ path: String, option: String) throws {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw CommandError("\(option) \(path): is a folder, not a file")
-        }
-        let existed = FileManager.default.fileExists(atPath: path)
+        let existed = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if existed, isDirectory.boolValue { throw CommandError("\(option) \(path): is a folder, not a file") }
         // The real test: open it for writing as the run will (no truncation; a file made here is removed again).
         let descriptor = open(path, O_WRONLY | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw CommandError("\(option) \(path): cannot be written (\(reason(errno: errno)))") }
@@ -34,16 +33,9 @@ enum OutputPath {
         try checkFile("\(path)/.locallearn-write-test", option: option)
     }
 
-    /// The plain reason for an `open(2)`-style failure.
+    /// The plain reason for an `open(2)`-style failure; a missing entry on the way to an output is its folder.
     static func reason(errno code: Int32) -> String {
-        switch code {
-        case EACCES, EPERM: "permission denied"
-        case ENOENT: "no such folder"
-        case EROFS: "read-only file system"
-        case ENOTDIR: "a part of the path is not a folder"
-        case ENOSPC: "no space left on the device"
-        default: String(cString: strerror(code))
-        }
+        code == ENOENT ? "no such folder" : DataError.reason(errno: code)
     }
 
     /// One plain line for a Foundation file error (which otherwise prints as a dictionary dump).

@@ -78,10 +78,6 @@ extension TrainCommand {
         if dataset != .embedded && dataDir == nil {
             throw ValidationError("--dataset \(dataset.rawValue) needs --data-dir: the folder holding its files (e.g. ../shared/datasets/\(dataset.rawValue))")
         }
-        do {
-            try ModelSpec.footprint(model, inputShape: dataset.sampleShape, classes: classCount).check(model, batchSize: batchSize)
-        } catch let error as ModelError {
-            throw ValidationError(error.description)
-        }
+        try ModelSpec.validateFits(model, inputShape: dataset.sampleShape, classes: classCount, batchSize: batchSize)
     }
 }

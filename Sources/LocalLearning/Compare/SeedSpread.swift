@@ -22,7 +22,7 @@ extension ComparisonRow {
         let epochs = runs.map(\.testAccuracies.count).min() ?? 0
         func meanCurve(_ curve: (ComparisonRow) -> [Double?]) -> [Double?] {
             (0..<epochs).map { e in
-                let values = runs.compactMap { curve($0)[safe: e] ?? nil }
+                let values = runs.compactMap { run in curve(run).count > e ? curve(run)[e] : nil }
                 return values.count == runs.count ? values.reduce(0, +) / Double(values.count) : nil
             }
         }
@@ -38,16 +38,11 @@ extension ComparisonRow {
         return row
     }
 
-    static func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+    static func mean(_ values: [Double]) -> Double? { Spread(values)?.mean }
 
     /// "m ± s%" of accuracies (fractions); "–" when empty.
     public static func spread(_ values: [Double]) -> String {
-        guard let m = mean(values) else { return "–" }
-        let s = values.count > 1 ? (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)).squareRoot() : 0
-        return String(format: "%.2f ± %.2f%%", m * 100, s * 100)
+        guard let s = Spread(values) else { return "–" }
+        return String(format: "%.2f ± %.2f%%", s.mean * 100, s.deviation * 100)
     }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -38,12 +38,15 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The plain reason for an `open(2)` failure.
-    static func reason(errno code: Int32) -> String {
+    /// The plain reason for an `open(2)`/`mkdir(2)`-style failure (the CLI's output checks use it too).
+    public static func reason(errno code: Int32) -> String {
         switch code {
         case EACCES, EPERM: "permission denied"
         case ENOENT: "file not found"
         case EISDIR: "a folder, not a file"
+        case EROFS: "read-only file system"
+        case ENOTDIR: "a part of the path is not a folder"
+        case ENOSPC: "no space left on the device"
         default: String(cString: strerror(code))
         }
     }

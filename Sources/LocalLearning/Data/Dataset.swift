@@ -22,11 +22,8 @@ public struct Dataset: Sendable {
 
     /// The first `limit` samples (all when `limit` is nil or larger than the set; none when it is ≤ 0).
     public func prefix(_ limit: Int?) -> Dataset {
-        guard var limit, limit < count else { return self }
-        limit = Swift.max(limit, 0)
-        let per = sampleShape.reduce(1, *)
-        return Dataset(name: name, images: Tensor(shape: [limit] + sampleShape, scalars: Array(images.scalars[0..<(limit * per)])),
-                       labels: Array(labels[0..<limit]), classes: classes)
+        guard let limit, limit < count else { return self }
+        return subset(Array(0..<Swift.max(limit, 0)))
     }
 
     /// A fixed, seeded hold-out: `count` samples drawn without replacement become the validation set

@@ -33,19 +33,6 @@ public enum FAClassesExperiment {
         public var seconds: Double
     }
 
-    /// Mean and sample standard deviation (0 for one value).
-    public struct Spread: Sendable {
-        public var mean: Double
-        public var deviation: Double
-
-        init(_ values: [Double]) {
-            let mean = values.reduce(0, +) / Double(max(values.count, 1))
-            self.mean = mean
-            deviation = values.count > 1
-                ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot() : 0
-        }
-    }
-
     /// Trains every (k, rule, seed) on `splits` (Adam, cosine schedule; standardised with the subset's statistics).
     public static func run(_ configuration: Configuration, dataset: String, splits: DatasetSplits,
                            progress: (Run) -> Void = { _ in }) throws -> [Run] {
@@ -86,7 +73,7 @@ public enum FAClassesExperiment {
     /// One row per (dataset, k, rule): mean ± std over the seeds.
     public static func markdown(_ runs: [Run]) -> String {
         func cell(_ values: [Double], scale: Double = 100, suffix: String = "%") -> String {
-            let s = Spread(values.map { $0 * scale })
+            let s = Spread(values.map { $0 * scale }) ?? Spread([0])!
             return values.count > 1 ? String(format: "%.2f ± %.2f%@", s.mean, s.deviation, suffix) : String(format: "%.2f%@", s.mean, suffix)
         }
         var lines = ["| dataset | k | rule | seeds | train acc | test acc | gap (train − test) | mean W∠B |", "|---|---:|---|---:|---:|---:|---:|---:|"]

@@ -81,16 +81,10 @@ public enum Robustness {
     public static func evaluate(_ model: Model, on dataset: Dataset, attack: Attack?, epsilon: Float, settings: Settings = Settings(),
                                 standardization: Standardization?, batchSize: Int = 256) -> Evaluation.Result {
         var rng = SeededGenerator(seed: settings.seed ^ 0xA77AC)
-        var correct = 0, loss = 0.0
-        for start in stride(from: 0, to: dataset.count, by: batchSize) {
-            let end = min(start + batchSize, dataset.count)
-            let batch = dataset.subset(Array(start..<end))
+        return Evaluation.evaluate(model, on: dataset, batchSize: batchSize) { batch in
             let attacked = attack.map { Self.attack($0, model: model, pixels: batch.images, labels: batch.labels, epsilon: epsilon,
                                                     settings: settings, standardization: standardization, rng: &rng) } ?? batch.images
-            let logits = model.forward(prepared(attacked, standardization), mode: .evaluation)
-            loss += Double(SoftmaxCrossEntropy()(logits, labels: batch.labels).loss) * Double(end - start)
-            correct += SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels)
+            return prepared(attacked, standardization)
         }
-        return Evaluation.Result(loss: Float(loss / Double(max(dataset.count, 1))), accuracy: Double(correct) / Double(max(dataset.count, 1)))
     }
 }

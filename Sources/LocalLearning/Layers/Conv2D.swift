@@ -94,42 +94,46 @@ public final class Conv2D: WeightedLayer {
         let matrix = feedback ?? weight.value
         precondition(matrix.shape == weight.value.shape, "\(summary): feedback \(matrix.shape) must match weight \(weight.value.shape)")
         let scratch = ConvolutionScratch.current
-        var inputGradient = propagate ? Tensor(shape: [batch, inChannels, g.height, g.width]) : nil
         bias?.gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        input.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dyAll in
-                for (index, chunk) in ConvolutionScratch.chunks(batch: batch, geometry: g, floats: chunkFloats).enumerated() {
-                    let count = chunk.count, columnCount = count * plane
-                    let cols = scratch.columns.buffer(g.patchSize * columnCount)
-                    Im2col.unfold(x.baseAddress! + chunk.lowerBound * inputSize, batch: count, geometry: g, into: cols)
-                    // dy of the chunk as [out, n·P] (a single sample's slice already is).
-                    let source = dyAll.baseAddress! + chunk.lowerBound * outC * plane
-                    let dy: UnsafePointer<Float>
-                    if count == 1 {
-                        dy = source
-                    } else {
-                        let gathered = scratch.product.buffer(outC * columnCount)
-                        ConvolutionScratch.gather(source, into: gathered, channels: outC, samples: count, plane: plane)
-                        dy = UnsafePointer(gathered)
-                    }
-                    weight.gradient.withUnsafeMutableBufferPointer { dw in
-                        BLAS.gemm(transposeB: true, m: outC, n: g.patchSize, k: columnCount, a: dy, b: cols,
-                                  beta: index == 0 ? 0 : 1, c: dw.baseAddress!)
-                    }
-                    bias?.gradient.withUnsafeMutableBufferPointer { db in
-                        for o in 0..<outC { db[o] += VectorMath.sum(dy + o * columnCount, count: columnCount) }
-                    }
-                    guard inputGradient != nil else { continue }
-                    let dCols = scratch.gradientColumns.buffer(g.patchSize * columnCount)
-                    matrix.withUnsafeBufferPointer { b in
-                        BLAS.gemm(transposeA: true, m: g.patchSize, n: columnCount, k: outC, a: b.baseAddress!, b: dy, c: dCols)
-                    }
-                    inputGradient!.withUnsafeMutableBufferPointer { dx in
-                        Im2col.fold(dCols, batch: count, geometry: g, into: dx.baseAddress! + chunk.lowerBound * inputSize)
+        // `dx` (every sample's slice written by its chunk's fold) is nil when the input gradient is not wanted.
+        func chunks(_ dx: UnsafeMutablePointer<Float>?) {
+            input.withUnsafeBufferPointer { x in
+                outputGradient.withUnsafeBufferPointer { dyAll in
+                    for (index, chunk) in ConvolutionScratch.chunks(batch: batch, geometry: g, floats: chunkFloats).enumerated() {
+                        let count = chunk.count, columnCount = count * plane
+                        let cols = scratch.columns.buffer(g.patchSize * columnCount)
+                        Im2col.unfold(x.baseAddress! + chunk.lowerBound * inputSize, batch: count, geometry: g, into: cols)
+                        // dy of the chunk as [out, n·P] (a single sample's slice already is).
+                        let source = dyAll.baseAddress! + chunk.lowerBound * outC * plane
+                        let dy: UnsafePointer<Float>
+                        if count == 1 {
+                            dy = source
+                        } else {
+                            let gathered = scratch.product.buffer(outC * columnCount)
+                            ConvolutionScratch.gather(source, into: gathered, channels: outC, samples: count, plane: plane)
+                            dy = UnsafePointer(gathered)
+                        }
+                        weight.gradient.withUnsafeMutableBufferPointer { dw in
+                            BLAS.gemm(transposeB: true, m: outC, n: g.patchSize, k: columnCount, a: dy, b: cols,
+                                      beta: index == 0 ? 0 : 1, c: dw.baseAddress!)
+                        }
+                        bias?.gradient.withUnsafeMutableBufferPointer { db in
+                            for o in 0..<outC { db[o] += VectorMath.sum(dy + o * columnCount, count: columnCount) }
+                        }
+                        guard let dx else { continue }
+                        let dCols = scratch.gradientColumns.buffer(g.patchSize * columnCount)
+                        matrix.withUnsafeBufferPointer { b in
+                            BLAS.gemm(transposeA: true, m: g.patchSize, n: columnCount, k: outC, a: b.baseAddress!, b: dy, c: dCols)
+                        }
+                        Im2col.fold(dCols, batch: count, geometry: g, into: dx + chunk.lowerBound * inputSize)
                     }
                 }
             }
         }
-        return inputGradient
+        guard propagate else {
+            chunks(nil)
+            return nil
+        }
+        return Tensor(uninitializedShape: [batch, inChannels, g.height, g.width]) { chunks($0.baseAddress!) }
     }
 }

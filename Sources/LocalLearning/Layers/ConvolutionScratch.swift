@@ -35,24 +35,15 @@ final class ConvolutionScratch {
     /// [out, n·P] products → [n, out, P] output slices, adding the bias (in place when n = 1).
     static func scatter(_ product: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>,
                         channels: Int, samples: Int, plane: Int, bias: Tensor?) {
-        bias.map { bias in
-            bias.withUnsafeBufferPointer { b in
-                Parallel.forRanges(channels, costPerItem: samples * plane) { range in
-                    for o in range {
-                        for n in 0..<samples {
-                            let source = product + o * samples * plane + n * plane, out = target + (n * channels + o) * plane
-                            let shift = b[o]
-                            for p in 0..<plane { out[p] = source[p] + shift }
-                        }
-                    }
-                }
-            }
-        }
-        guard bias == nil, samples > 1 else { return }
+        // One sample without a bias: the product already is the output.
+        guard bias != nil || samples > 1 else { return }
+        let shifts = bias?.scalars
         Parallel.forRanges(channels, costPerItem: samples * plane) { range in
             for o in range {
+                let shift = shifts?[o] ?? 0
                 for n in 0..<samples {
-                    (target + (n * channels + o) * plane).update(from: product + o * samples * plane + n * plane, count: plane)
+                    let source = product + o * samples * plane + n * plane, out = target + (n * channels + o) * plane
+                    for p in 0..<plane { out[p] = source[p] + shift }
                 }
             }
         }

@@ -46,16 +46,19 @@ public struct SoftmaxCrossEntropy: Sendable {
 
     /// How many rows of `logits` have their largest entry at the label (first maximum wins ties).
     public static func correctCount(_ logits: Tensor, labels: [Int32]) -> Int {
-        let classes = logits.shape[1]
+        zip(predictions(logits), labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
+    }
+
+    /// Each row's predicted class: the index of its largest entry (first maximum wins ties).
+    public static func predictions(_ logits: Tensor) -> [Int] {
+        let (rows, classes) = (logits.shape[0], logits.shape[1])
         return logits.withUnsafeBufferPointer { z in
-            var correct = 0
-            for n in 0..<labels.count {
+            (0..<rows).map { n in
                 let row = z.baseAddress! + n * classes
                 var best = 0
                 for k in 1..<classes where row[k] > row[best] { best = k }
-                if best == Int(labels[n]) { correct += 1 }
+                return best
             }
-            return correct
         }
     }
 }

@@ -28,22 +28,18 @@ public final class Block {
     /// Backward from the output of `layers[index]` (the layers after it are skipped: a signal that
     /// enters the block before its pooling).
     public func backward(_ gradient: Tensor, fromLayer index: Int, propagate: Bool) -> Tensor? {
-        var gradient = gradient
-        for position in stride(from: index, through: 0, by: -1) {
-            guard let g = layers[position].backward(gradient, propagate: propagate || position > 0) else { return nil }
-            gradient = g
-        }
-        return gradient
+        backward(gradient, fromLayer: index, propagate: propagate) { $0.backward($1, propagate: $2) }
     }
 
     /// The same pass with `layerBackward(layer, outputGradient, propagate)` standing in for each
     /// layer's own backward: the hook a learning rule uses to choose the signal a layer sends down.
-    public func backward(_ outputGradient: Tensor, propagate: Bool,
+    /// `fromLayer` (default: the last) is the layer whose output `outputGradient` belongs to.
+    public func backward(_ outputGradient: Tensor, fromLayer last: Int? = nil, propagate: Bool,
                          layerBackward: (Layer, Tensor, Bool) -> Tensor?) -> Tensor? {
         var gradient = outputGradient
-        for (index, layer) in layers.enumerated().reversed() {
+        for index in stride(from: last ?? layers.count - 1, through: 0, by: -1) {
             let needInput = propagate || index > 0
-            guard let g = layer.backward(gradient, propagate: needInput, layerBackward: layerBackward) else { return nil }
+            guard let g = layers[index].backward(gradient, propagate: needInput, layerBackward: layerBackward) else { return nil }
             gradient = g
         }
         return gradient

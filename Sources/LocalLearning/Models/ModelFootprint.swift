@@ -56,8 +56,6 @@ public struct ModelFootprint: Sendable, Equatable {
         activationsPerSample = Self.sum(activationsPerSample, Self.sum(outputs, columns))
     }
 
-    mutating func addOutputs(_ count: Int) { activationsPerSample = Self.sum(activationsPerSample, count) }
-
     static func describe(_ bytes: Int) -> String {
         if bytes == Int.max { return "over 8 EiB" }
         let gib = Double(bytes) / 1_073_741_824

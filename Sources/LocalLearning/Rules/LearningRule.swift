@@ -71,6 +71,6 @@ public struct OutputError {
 
     /// The step's loss and training accuracy.
     public func statistics(_ batch: Batch) -> StepStatistics {
-        StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels), count: batch.count)
+        StepStatistics(loss: loss.loss, correct: loss.correct!, count: batch.count)
     }
 }

@@ -7,15 +7,18 @@ public enum Evaluation {
         public var top5Accuracy: Double? = nil
     }
 
-    /// `batchSize` bounds the size of the activations (keep it near the training batch size).
-    public static func evaluate(_ model: Model, on dataset: Dataset, batchSize: Int = 128) -> Result {
+    /// `batchSize` bounds the size of the activations (keep it near the training batch size);
+    /// `input` turns each batch into what the network sees (default: its images as they are).
+    public static func evaluate(_ model: Model, on dataset: Dataset, batchSize: Int = 128,
+                                input: (Batch) -> Tensor = { $0.images }) -> Result {
         let loader = DataLoader(dataset: dataset, batchSize: batchSize, shuffle: false)
         let loss = SoftmaxCrossEntropy()
         var totalLoss = 0.0, correct = 0, top5 = 0
         loader.forEachBatch(epoch: 0) { _, batch in
-            let logits = model.forward(batch.images, mode: .evaluation)
-            totalLoss += Double(loss(logits, labels: batch.labels).loss) * Double(batch.count)
-            correct += SoftmaxCrossEntropy.correctCount(logits, labels: batch.labels)
+            let logits = model.forward(input(batch), mode: .evaluation)
+            let result = loss(logits, labels: batch.labels)
+            totalLoss += Double(result.loss) * Double(batch.count)
+            correct += result.correct!
             if dataset.classes > 10 { top5 += topKCount(logits, labels: batch.labels, k: 5) }
         }
         let n = Double(max(dataset.count, 1))
@@ -39,14 +42,8 @@ public enum Evaluation {
     public static func confusionMatrix(_ model: Model, on dataset: Dataset, batchSize: Int = 128) -> [[Int]] {
         var counts = [[Int]](repeating: [Int](repeating: 0, count: dataset.classes), count: dataset.classes)
         DataLoader(dataset: dataset, batchSize: batchSize, shuffle: false).forEachBatch(epoch: 0) { _, batch in
-            let logits = model.forward(batch.images, mode: .evaluation), classes = logits.shape[1]
-            logits.withUnsafeBufferPointer { z in
-                for (row, label) in batch.labels.enumerated() {
-                    var best = 0
-                    for c in 1..<classes where z[row * classes + c] > z[row * classes + best] { best = c }
-                    counts[Int(label)][best] += 1
-                }
-            }
+            let predicted = SoftmaxCrossEntropy.predictions(model.forward(batch.images, mode: .evaluation))
+            for (label, guess) in zip(batch.labels, predicted) { counts[Int(label)][guess] += 1 }
         }
         return counts
     }

@@ -77,11 +77,13 @@ public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, Auxili
                 pending += log2(Double(next) / Double(width))
                 var stride = 1
                 if pending >= 1 { stride = 2; pending -= 1 }
-                let body: [Layer] = [Conv2D(width, next, kernelSize: 3, stride: stride, padding: 1, bias: false, initializer: .heNormalConvolutions, rng: &rng),
+                let he = Initializer.heNormalConvolutions
+                let body: [Layer] = [Conv2D(width, next, kernelSize: 3, stride: stride, padding: 1, bias: false, initializer: he, rng: &rng),
                                      BatchNorm(channels: next), Activation(.relu),
-                                     Conv2D(next, next, kernelSize: 3, padding: 1, bias: false, initializer: .heNormalConvolutions, rng: &rng), BatchNorm(channels: next)]
+                                     Conv2D(next, next, kernelSize: 3, padding: 1, bias: false, initializer: he, rng: &rng),
+                                     BatchNorm(channels: next)]
                 let shortcut: [Layer] = stride != 1 || next != width
-                    ? [Conv2D(width, next, kernelSize: 1, stride: stride, bias: false, initializer: .heNormalConvolutions, rng: &rng), BatchNorm(channels: next)] : []
+                    ? [Conv2D(width, next, kernelSize: 1, stride: stride, bias: false, initializer: he, rng: &rng), BatchNorm(channels: next)] : []
                 layers += [Residual(body: body, shortcut: shortcut), Activation(.relu)]
                 width = next
             }
@@ -105,10 +107,7 @@ public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, Auxili
         prepare(model)
         let shapes = SignalTap.hiddenShapes(of: model)
         let auxiliary = zip(auxiliaries, shapes).reduce(0) { $0 + 3 * $1.0.forwardMACs(inputShape: $1.1) }
-        let top = model.blocks.count - 1 - (depth + 1)
-        let weighted = model.layerMACs.filter { $0.layer is WeightedLayer && $0.block >= top }
-        return MACBreakdown(forward: model.forwardMACs, signal: auxiliary + weighted.dropFirst().reduce(0) { $0 + $1.macs },
-                            update: model.weightGradientMACs)
+        return MACBreakdown(forward: model.forwardMACs, signal: auxiliary + globalTailSignalMACs(model), update: model.weightGradientMACs)
     }
 
     /// The auxiliary networks' parameters and gradients.

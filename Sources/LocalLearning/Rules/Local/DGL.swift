@@ -72,9 +72,7 @@ public final class DGL: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNe
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
         let heads = zip(self.heads, localShapes(model)).reduce(0) { $0 + 3 * $1.0.forwardMACs(inputShape: $1.1) }
-        let top = model.blocks.count - 1 - globalTail
-        let tail = model.layerMACs.filter { $0.layer is WeightedLayer && $0.block >= top }.dropFirst().reduce(0) { $0 + $1.macs }
-        return MACBreakdown(forward: model.forwardMACs, signal: heads + tail, update: model.weightGradientMACs)
+        return MACBreakdown(forward: model.forwardMACs, signal: heads + globalTailSignalMACs(model), update: model.weightGradientMACs)
     }
 
     /// The heads' parameters and gradients.

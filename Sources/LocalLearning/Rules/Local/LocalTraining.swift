@@ -105,7 +105,7 @@ public enum LocalTraining {
             optimizer.update(parameters, learningRate: learningRate)
         }
         if rule.releasesActivations { layers.forEach { $0.releaseHeld() } }
-        return StepStatistics(loss: loss.loss, correct: SoftmaxCrossEntropy.correctCount(logits, labels: labels), count: labels.count)
+        return StepStatistics(loss: loss.loss, correct: loss.correct!, count: labels.count)
     }
 
     /// Runs `body` (a backward and its update) with `parameters`' gradients allocated; with

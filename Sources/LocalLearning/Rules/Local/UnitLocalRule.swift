@@ -39,6 +39,13 @@ extension UnitLocalRule {
         return LocalTraining.step(rule: self, model: model, batch: batch, optimizer: optimizer)
     }
 
+    /// Learning-signal MACs per sample of backprop from the output through the global tail and the
+    /// classifier (every weighted layer there but the first, which sends nothing further down).
+    public func globalTailSignalMACs(_ model: Model) -> Int {
+        let top = model.blocks.count - 1 - globalTail
+        return model.layerMACs.filter { $0.layer is WeightedLayer && $0.block >= top }.dropFirst().reduce(0) { $0 + $1.macs }
+    }
+
     /// The hidden units this rule trains locally on `model`.
     public func units(of model: Model) -> [ClosedRange<Int>] {
         LocalTraining.units(of: model, size: unitSize, globalTail: globalTail)
