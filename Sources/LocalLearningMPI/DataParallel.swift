@@ -21,10 +21,19 @@ public final class DataParallelRule: LearningRule {
 
     public var name: String { inner.name }
 
-    /// nil when `rule` can be trained data-parallel, else why not.
-    public static func unsupportedReason(_ rule: LearningRule) -> String? {
-        rule is RecursiveLRA ? "rec-LRA changes its error synapses outside the optimizer, so ranks would drift apart" : nil
+    // Everything but the step is the inner rule's.
+    public func prepare(_ model: Model) { inner.prepare(model) }
+    public func unsupportedReason(for model: Model) -> String? { inner.unsupportedReason(for: model) }
+    public func macsPerSample(_ model: Model) -> MACBreakdown { inner.macsPerSample(model) }
+    public func stateBytes(_ model: Model) -> Int { inner.stateBytes(model) }
+    public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { inner.ownParameters(model) }
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { inner.checkpointState(model) }
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        try inner.restoreState(file, prefix: prefix, model: model, path: path)
     }
+    public var pipelineRefusal: String? { "data-parallel training runs the whole model on every rank" }
+    public var dataParallelRefusal: String? { inner.dataParallelRefusal }
+    public func scores(model: Model, images: Tensor) -> Tensor { inner.scores(model: model, images: images) }
 
     /// This rank's rows of a batch of `count`.
     public func share(of count: Int) -> Range<Int> {

@@ -16,7 +16,7 @@ enum CommaList {
     /// `text` as rule names, each one the registry knows.
     static func ruleNames(_ text: String) throws -> [String] {
         let names = text.split(separator: ",").map(String.init)
-        for name in names where RuleRegistry.make(name) == nil {
+        for name in names where RuleRegistry.descriptor(named: name) == nil {
             throw ValidationError("unknown rule '\(name)'; expected some of: \(RuleRegistry.help)")
         }
         return names

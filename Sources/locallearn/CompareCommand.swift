@@ -62,23 +62,22 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Fraction of the training samples every run holds out as its validation set (the same samples for every rule); the table's first accuracy is the test accuracy at the best validation epoch. 0 turns it off.")
     var valSplit: Float = 0.1
 
-    @Option(name: .customLong("set"), help: "Override a rule's recipe: RULE.KEY=VALUE, e.g. lls.lr=5e-3 or all.optimizer=sgd (repeatable).")
+    @Option(name: .customLong("set"), help: "Override a rule's recipe or set one of its options: RULE.KEY=VALUE, e.g. lls.lr=5e-3, all.optimizer=sgd or sll.sll-codes=128 (repeatable; KEY: optimizer, lr, momentum, weight-decay, or an option the rule declares).")
     var overrides: [String] = []
 
     @Option(help: "Folder for results.md, results.csv, report.html and the per-rule JSONL logs.")
     var out = "compare-results"
 
-    /// Rules run with --diagnostics: the FA variants (update angles, W ∠ B) and the unit-local rules (per-unit loss and head accuracy).
-    static func isDiagnosed(_ rule: String) -> Bool {
-        ["fa", "signfa", "frsf", "adafa"].contains(rule) || RuleRegistry.make(rule) is any UnitLocalRule
-    }
+    /// Rules run with --diagnostics: those whose descriptor asks for it (the FA variants: update angles,
+    /// W ∠ B; the unit-local rules: per-unit loss and head accuracy).
+    static func isDiagnosed(_ rule: String) -> Bool { RuleRegistry.descriptor(named: rule)?.diagnoseInComparisons ?? false }
 
     func validate() throws {
         guard let name = DatasetName(rawValue: dataset) else {
             throw ValidationError("unknown dataset '\(dataset)'; expected one of: \(DatasetName.names)")
         }
         if name != .embedded && dataDir == nil { throw ValidationError("--dataset \(dataset) needs --data-dir") }
-        for rule in ruleList where RuleRegistry.make(rule) == nil {
+        for rule in ruleList where RuleRegistry.descriptor(named: rule) == nil {
             throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)")
         }
         guard !ruleList.isEmpty else { throw ValidationError("--rules is empty") }
@@ -171,6 +170,8 @@ struct CompareCommand: ParsableCommand {
         if horizontalFlip { args.append("--horizontal-flip") }
         if standardize { args.append("--standardize") }
         if Self.isDiagnosed(rule) { args.append("--diagnostics") }
+        // --set RULE.OPTION=VALUE for the rule's own options (validate() has parsed them).
+        for o in (try? parsedOverrides()) ?? [] where o.rule == rule && !RuleRecipe.keys.contains(o.key) { args.append("--\(o.key)=\(o.value)") }
         return args
     }
 

@@ -83,7 +83,7 @@ struct CostsCommand: ParsableCommand {
             do {
                 profile = try CostProfile.measure(rule: name, spec: model, inputShape: shape, classes: classes,
                                                   batchSize: batchSize, steps: steps, optimizer: kind,
-                                                  options: RuleOptions(auxDepth: auxDepth, pyramid: pyramid), transientGradients: transientGradients)
+                                                  options: ["aux-depth": "\(auxDepth)", "pyramid": "\(pyramid)"], transientGradients: transientGradients)
             } catch let ModelError.unsupportedRule(_, _, reason) {
                 print("| \(name) | not applicable: \(reason) |")   // as compare lists it; the other rules go on
                 continue

@@ -13,6 +13,8 @@ struct EvaluationSetup {
     /// The run's standardisation, measured as it was: on its training samples after --train-limit,
     /// --classes and the --val-split hold-out.
     let standardization: Standardization?
+    /// The rule the run trained with, when the file says (a rule may predict its own way); nil for exported weights.
+    let rule: LearningRule?
 }
 
 /// The options `eval` and `robustness` share: which saved run, and where its data and model come from.
@@ -74,6 +76,7 @@ extension SavedRun {
         } catch let error as CheckpointError {
             throw CommandError(error.description)
         }
-        return EvaluationSetup(network: network, spec: spec, dataset: name, test: test, standardization: standardization)
+        let rule = configuration.flatMap { try? RuleRegistry.descriptor(named: $0.rule)?.make(seed: $0.seed, options: $0.ruleOptions) }
+        return EvaluationSetup(network: network, spec: spec, dataset: name, test: test, standardization: standardization, rule: rule)
     }
 }

@@ -81,7 +81,7 @@ struct EvalCommand: ParsableCommand {
         let setup = try saved.setup(batchSize: batchSize)
         let (network, spec, datasetName) = (setup.network, setup.spec, setup.dataset.rawValue)
         let test = setup.standardization.map { $0.apply(to: setup.test) } ?? setup.test
-        let result = Evaluation.evaluate(network, on: test, batchSize: batchSize)
+        let result = Evaluation.evaluate(network, on: test, batchSize: batchSize, rule: setup.rule)
         print(String(format: "%@ on %@ (%d test samples): accuracy %.2f%%, loss %.4f", spec, datasetName, test.count,
                      result.accuracy * 100, result.loss))
     }

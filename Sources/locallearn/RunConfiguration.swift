@@ -24,29 +24,20 @@ struct RunConfiguration: Codable {
     var initializer: String
     var standardize: Bool
     var diagnostics: Bool
-    var feedbackInit: String
-    var constrainWeights: Bool
-    var basis: String
-    var temperature: Float
-    var recLRA: RecursiveLRA.Configuration
-    var sll: SLL.Configuration
-    var localUnit: Int
     /// `--on-nan` (logged as `on_nan`; configurations saved before it was renamed say `onNaN`).
     var onNan: String?
-    var auxDepth: Int?
-    var pyramid: Float?
     var stages: Int?
     var stageBoundaries: String?
     var perUnitStages: Bool?
     /// Set when the run trained its stages as this many MPI ranks (each saves its own stage file).
     var mpiStageRanks: Int?
     var transientGradients: Bool?
-    /// `--dfa-injection`; configurations saved before it existed injected after pooling.
-    var dfaInjection: String?
     /// `--val-split` (absent before it existed: 0).
     var valSplit: Float?
     /// `--classes` (absent: all classes).
     var classes: String?
+    /// Every option the rule declares, by name, with its value (`RuleDescriptor.resolve`).
+    var ruleOptions: [String: String]
 }
 
 extension RunConfiguration {
@@ -54,7 +45,40 @@ extension RunConfiguration {
     static func decode(_ json: String) -> RunConfiguration? {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return nil }
         if let old = object.removeValue(forKey: "onNaN"), object["onNan"] == nil { object["onNan"] = old }
+        if object["ruleOptions"] == nil { object["ruleOptions"] = legacyRuleOptions(object) }
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
         return try? JSONDecoder().decode(RunConfiguration.self, from: data)
+    }
+}
+
+extension RunConfiguration {
+    /// The rule options of a configuration saved before rules declared their own (2026-12-01), from
+    /// the flat keys it had then; each rule later takes the ones it declares.
+    static func legacyRuleOptions(_ saved: [String: Any]) -> [String: String] {
+        func text(_ value: Any?) -> String? {
+            switch value {
+            case let s as String: s
+            case let n as NSNumber: "\(n)"
+            default: nil
+            }
+        }
+        var options: [String: String] = [:]
+        let flat = ["feedbackInit": "feedback-init", "basis": "basis", "temperature": "temperature",
+                    "localUnit": "local-unit", "auxDepth": "aux-depth", "pyramid": "pyramid"]
+        for (old, new) in flat { if let value = text(saved[old]) { options[new] = value } }
+        if let constrain = saved["constrainWeights"] as? Bool { options["constrain-weights"] = "\(constrain)" }
+        // Runs saved before --dfa-injection existed injected after pooling.
+        options["dfa-injection"] = text(saved["dfaInjection"]) ?? "after-pooling"
+        let recLRA = saved["recLRA"] as? [String: Any] ?? [:]
+        for (old, new) in ["beta": "beta", "gamma": "gamma", "errorSynapses": "error-synapses", "wiring": "wiring", "errorInitScale": "error-init"] {
+            if let value = text(recLRA[old]) { options[new] = value }
+        }
+        let sll = saved["sll"] as? [String: Any] ?? [:]
+        for (old, new) in ["codes": "sll-codes", "dropout": "sll-dropout", "lambda": "sll-lambda", "distribution": "sll-projection",
+                           "scale": "sll-scale", "inputPrior": "sll-input-prior"] {
+            if let value = text(sll[old]) { options[new] = value }
+        }
+        guard let rule = saved["rule"] as? String, let descriptor = RuleRegistry.descriptor(named: rule) else { return options }
+        return options.filter { key, _ in descriptor.options.contains { $0.name == key } }
     }
 }

@@ -42,26 +42,43 @@ extension TrainCommand {
             "threads": integer { $0.threads = $1 }, "crop-padding": integer { $0.cropPadding = $1 },
             "horizontal-flip": flag { $0.horizontalFlip = $1 }, "standardize": flag { $0.standardize = $1 },
             "train-limit": integer { $0.trainLimit = $1 }, "initializer": choice("initializer") { $0.initializer = $1 }, "log": text { $0.log = $1 },
-            "feedback-init": text { $0.feedbackInit = $1 }, "constrain-weights": flag { $0.constrainWeights = $1 },
-            "diagnostics": flag { $0.diagnostics = $1 }, "basis": text { $0.basis = $1 }, "temperature": number { $0.temperature = $1 },
-            "beta": number { $0.beta = $1 }, "gamma": number { $0.gamma = $1 }, "error-synapses": text { $0.errorSynapses = $1 },
-            "wiring": text { $0.wiring = $1 }, "error-init": number { $0.errorInit = $1 }, "sll-codes": integer { $0.sllCodes = $1 },
-            "sll-dropout": number { $0.sllDropout = $1 }, "sll-lambda": number { $0.sllLambda = $1 },
-            "sll-projection": text { $0.sllProjection = $1 }, "sll-scale": number { $0.sllScale = $1 },
-            "sll-input-prior": text { $0.sllInputPrior = $1 },
-            "local-unit": integer { $0.localUnit = $1 }, "checkpoint-dir": text { $0.checkpointDir = $1 },
+            "diagnostics": flag { $0.diagnostics = $1 },
+            "checkpoint-dir": text { $0.checkpointDir = $1 },
             "checkpoint-every": integer { $0.checkpointEvery = $1 }, "show-model": flag { $0.showModel = $1 }, "overwrite": flag { $0.overwrite = $1 }, "keep-best": flag { $0.keepBest = $1 },
-            "on-nan": choice("on-nan") { $0.onNaN = $1 }, "aux-depth": integer { $0.auxDepth = $1 }, "pyramid": number { $0.pyramid = $1 },
+            "on-nan": choice("on-nan") { $0.onNaN = $1 },
             "stages": integer { $0.stages = $1 }, "stage-boundaries": text { $0.stageBoundaries = $1 },
             "per-unit-stages": flag { $0.perUnitStages = $1 },
             "transient-gradients": flag { $0.transientGradients = $1 },
-            "dfa-injection": choice("dfa-injection") { $0.dfaInjection = $1 },
             "val-split": number { $0.valSplit = $1 }, "classes": text { $0.classes = $1 },
         ]
     }
 
+    /// Every rule's own options as config keys: the value is handed to the rule as if typed after
+    /// `--NAME` (the rule checks it; a key of another rule than the run's is refused there).
+    static var ruleConfigKeys: [String: (ConfigKind, Setter)] {
+        var keys: [String: (ConfigKind, Setter)] = [:]
+        for option in RuleRegistry.all.flatMap(\.options) {
+            let kind: ConfigKind = switch option.kind {
+            case .flag: .flag
+            case .integer: .integer
+            case .number: .number
+            case .choice: .text
+            }
+            keys[option.name] = (kind, { command, value in
+                let text: String = switch value {
+                case let .text(s): s
+                case let .integer(n): "\(n)"
+                case let .number(x): "\(x)"
+                case let .flag(b): "\(b)"
+                }
+                command.ruleArguments += ["--\(option.name)=\(text)"]
+            })
+        }
+        return keys
+    }
+
     /// The schema the file is checked against (numbers also accept integers).
-    static var configSchema: [String: ConfigKind] { configKeys.mapValues(\.0) }
+    static var configSchema: [String: ConfigKind] { configKeys.merging(ruleConfigKeys) { own, _ in own }.mapValues(\.0) }
 
     /// Options named on the command line, which win over the file.
     static func optionsGiven(_ arguments: [String]) -> Set<String> {
@@ -82,7 +99,7 @@ extension TrainCommand {
         } catch let error as ConfigError {
             throw CommandError(error.description)
         }
-        let given = Self.optionsGiven(arguments), keys = Self.configKeys
+        let given = Self.optionsGiven(arguments), keys = Self.configKeys.merging(Self.ruleConfigKeys) { own, _ in own }
         var command = self
         do {
             for (key, value) in values where !given.contains(key) { try keys[key]!.1(&command, value) }

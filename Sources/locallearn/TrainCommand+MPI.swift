@@ -67,7 +67,7 @@ extension TrainCommand {
         }
         if dataParallel {
             guard stages == 1 else { throw CommandError("--data-parallel and --stages cannot be combined") }
-            if let reason = DataParallelRule.unsupportedReason(RuleRegistry.make(rule)!) { throw CommandError("--data-parallel: \(reason)") }
+            if let reason = RuleRegistry.make(rule)!.dataParallelRefusal { throw CommandError("--data-parallel: \(reason)") }
             return .dataParallel(world)
         }
         guard !perUnitStages else {

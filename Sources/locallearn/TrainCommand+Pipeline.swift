@@ -12,7 +12,7 @@ extension TrainCommand {
     /// The stage plan for `--stages` > 1 (nil for ordinary training), or a one-line error.
     func pipelinePlan(rule: LearningRule, model: Model) throws -> StagePlan? {
         guard stages > 1 else { return nil }
-        if let reason = PipelineSupport.unsupportedReason(rule) { throw CommandError("--stages \(stages): \(reason)") }
+        if let reason = rule.pipelineRefusal { throw CommandError("--stages \(stages): \(reason)") }
         guard onNaN == .stop else {
             throw CommandError("--stages \(stages): --on-nan skip-batch cannot undo a step later stages have built on; use --on-nan stop")
         }

@@ -26,17 +26,12 @@ extension TrainCommand {
         (lr, momentum, nesterov, weightDecay) = (c.learningRate, c.momentum, c.nesterov, c.weightDecay)
         (schedule, warmupEpochs, seed, threads) = (c.schedule, c.warmupEpochs, c.seed, c.threads)
         (cropPadding, horizontalFlip, trainLimit, standardize) = (c.cropPadding, c.horizontalFlip, c.trainLimit, c.standardize)
-        (diagnostics, feedbackInit, constrainWeights, basis, temperature) = (c.diagnostics, c.feedbackInit, c.constrainWeights, c.basis, c.temperature)
-        (beta, gamma, errorSynapses, wiring, errorInit) = (c.recLRA.beta, c.recLRA.gamma, c.recLRA.errorSynapses.rawValue, c.recLRA.wiring.rawValue,
-                                                          c.recLRA.errorInitScale)
-        (sllCodes, sllDropout, sllLambda, localUnit) = (c.sll.codes, c.sll.dropout, c.sll.lambda, c.localUnit)
-        (sllProjection, sllScale, sllInputPrior) = (c.sll.distribution.rawValue, c.sll.scale, c.sll.inputPrior.rawValue)
-        (auxDepth, pyramid) = (c.auxDepth ?? 2, c.pyramid ?? 0.5)
+        diagnostics = c.diagnostics
+        ruleArguments = c.ruleOptions.sorted { $0.key < $1.key }.map { "--\($0.key)=\($0.value)" }
         (stages, stageBoundaries, perUnitStages) = (c.stages ?? 1, c.stageBoundaries, c.perUnitStages ?? false)
         transientGradients = c.transientGradients ?? false
         valSplit = c.valSplit ?? 0
         classes = c.classes
-        dfaInjection = try choice(c.dfaInjection ?? DirectFeedbackAlignment.Injection.afterPooling.rawValue, "dfa-injection")
     }
 
     /// The command that continues the run saved at `path` (`epochsDone` epochs trained): the saved

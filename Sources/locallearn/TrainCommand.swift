@@ -4,10 +4,17 @@ import LocalLearning
 import LocalLearningMPI
 
 struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "train",
-        abstract: "Train a model with a learning rule; with no arguments, a small MLP on the embedded Fashion-MNIST subset."
-    )
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "train",
+            abstract: "Train a model with a learning rule; with no arguments, a small MLP on the embedded Fashion-MNIST subset.",
+            discussion: "Each rule takes its own options, given like the others (e.g. --sll-codes 128; in a --config file, "
+                + "sll-codes: 128); `locallearn rules RULE` explains them.\n\n"
+                + RuleRegistry.all.map { rule in
+                    "\(rule.name): " + (rule.options.isEmpty ? "none" : rule.options.map { "--\($0.name)" }.joined(separator: ", "))
+                }.joined(separator: "\n")
+        )
+    }
 
     @Option(help: "Learning rule: \(RuleRegistry.help).")
     var rule = "bp"
@@ -78,59 +85,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the configuration and one JSON record per epoch to this JSONL file.")
     var log: String?
 
-    @Option(help: "Feedback matrices of fa, frsf, dfa: xavier (Xavier-uniform), kaiming (Kaiming-uniform), uniform (U(±1/√fan-in), as torch's Linear init).")
-    var feedbackInit = "xavier"
-
-    @Option(help: "dfa: where the signal enters a block that ends in pooling — before-pooling (the activation's output, all C·H·W; the LLS reference code's DFA) or after-pooling (the block's output).")
-    var dfaInjection = DirectFeedbackAlignment.Injection.beforePooling
-
-    @Flag(help: "Feedback-alignment rules: keep every weighted layer's Frobenius norm at its initial value.")
-    var constrainWeights = false
-
     @Flag(help: "After each epoch, measure on a fixed training batch the angle between each layer's update and the true backprop gradient (and, for FA variants, the angle between W and B and ‖B‖/‖W‖); printed and logged.")
     var diagnostics = false
-
-    @Option(help: "Class basis of lls, lls-m, lls-mxm: \(ClassBasis.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var basis = "square"
-
-    @Option(help: "Softmax temperature of the LLS local loss.")
-    var temperature: Float = 0.5
-
-    @Option(help: "rec-LRA: β, how far targets move against the displacement.")
-    var beta: Float = 0.1
-
-    @Option(help: "rec-LRA: γ, the error synapses' update factor; 0 keeps E fixed. Adaptive optimizers (adam, adamw, adamax) normalise γ away: there only γ = 0 versus γ > 0 matters.")
-    var gamma: Float = 0.1
-
-    @Option(help: "rec-LRA error-synapse rule: track-forward (ΔE = γ·ΔWᵀ of the next layer, as LRA-E; skip synapses use Eq. 6) or paper (Eq. 6, E moves by −γ·d·eᵀ).")
-    var errorSynapses = RecursiveLRA.ErrorSynapseRule.trackForward.rawValue
-
-    @Option(help: "rec-LRA wiring: chain (error from the next layer) or output-skip (every layer from the output).")
-    var wiring = RecursiveLRA.Wiring.chain.rawValue
-
-    @Option(help: "rec-LRA: standard deviation of the Gaussian error-synapse initialisation.")
-    var errorInit: Float = 0.1
-
-    @Option(help: "SLL: number of codes of each random projection (0: the number of classes).")
-    var sllCodes = 0
-
-    @Option(help: "SLL: dropout rate p of the multiplicative mask on the projections.")
-    var sllDropout: Float = 0.1
-
-    @Option(help: "SLL: weight λ of the Bhattacharyya term.")
-    var sllLambda: Float = 1
-
-    @Option(help: "SLL: distribution of the projection entries: gaussian, rademacher or sparse (Achlioptas), all of variance scale²/D.")
-    var sllProjection = SLL.ProjectionDistribution.gaussian.rawValue
-
-    @Option(help: "SLL: factor on the projection's standard deviation 1/√D (scales the codes, an inverse softmax temperature).")
-    var sllScale: Float = 1
-
-    @Option(help: "SLL: the first block's prior: projection (softmax of a fixed random projection of the input) or uniform.")
-    var sllInputPrior = SLL.InputPrior.projection.rawValue
-
-    @Option(help: "Local rules (lls, lls-m, lls-mxm, sll): train this many consecutive blocks as one unit, with backprop inside it (sll with N > 1 is SLL+).")
-    var localUnit = 1
 
     @Option(help: "Save a checkpoint (safetensors: weights, rule and optimizer state, position) in this folder; Ctrl-C also saves one here.")
     var checkpointDir: String?
@@ -140,12 +96,6 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Continue the run saved in this checkpoint folder (or .safetensors file), with its saved configuration; the result is bit-identical to an uninterrupted run.")
     var resume: String?
-
-    @Option(help: "AugLocal: auxiliary depth d (later units copied into each auxiliary network).")
-    var auxDepth = 2
-
-    @Option(help: "AugLocal: pyramid coefficient τ (auxiliary depth falls linearly from d to d(1−τ)+τ).")
-    var pyramid: Float = 0.5
 
     @Option(help: "Pipeline the local rules (lls, lls-m, lls-mxm, sll, dgl, auglocal) over this many stages, one thread each, balanced by MACs (with --per-unit-stages: this many threads sharing one stage per unit); each thread runs BLAS on one thread.")
     var stages = 1
@@ -164,6 +114,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .customLong("on-nan"), help: "When a step's loss is NaN/Inf: stop (naming the rule, block, epoch and step; the last checkpoint stays) or skip-batch (undo the step and go on; stops after 10 in a row).")
     var onNaN = NonFinitePolicy.stop
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The rule's own options (listed above; locallearn rules RULE explains them).", valueName: "rule-options"))
+    var ruleArguments: [String] = []
 
     @Option(help: "YAML file of options, keyed by their names here without the dashes (batch-size: 128, rule: lls, …); options given on the command line win.")
     var config: String?
@@ -197,28 +150,22 @@ struct TrainCommand: ParsableCommand {
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
                          trainLimit: trainLimit, initializer: resolvedInitializer.rawValue, standardize: standardize,
-                         diagnostics: diagnostics, feedbackInit: feedbackInit, constrainWeights: constrainWeights,
-                         basis: basis, temperature: temperature, recLRA: recLRAConfiguration,
-                         sll: sllConfiguration, localUnit: localUnit, onNan: onNaN.rawValue, auxDepth: auxDepth, pyramid: pyramid,
+                         diagnostics: diagnostics, onNan: onNaN.rawValue,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients,
-                         dfaInjection: dfaInjection.rawValue, valSplit: valSplit, classes: classes)
+                         valSplit: valSplit, classes: classes, ruleOptions: (try? resolvedRuleOptions()) ?? [:])
     }
 
     /// `--classes` parsed (validate() has checked it).
     var classSelection: ClassSelection? { classes.flatMap(ClassSelection.init(parsing:)) }
 
     /// `--initializer`, or the rule's default when it is not given.
-    var resolvedInitializer: Initializer { initializer ?? RuleRecipe.initializer(for: rule) }
+    var resolvedInitializer: Initializer { initializer ?? RuleRegistry.descriptor(named: rule)?.initializer ?? .pytorchDefault }
 
-    var recLRAConfiguration: RecursiveLRA.Configuration {
-        RecursiveLRA.Configuration(beta: beta, gamma: gamma, errorSynapses: RecursiveLRA.ErrorSynapseRule(rawValue: errorSynapses)!,
-                                   wiring: RecursiveLRA.Wiring(rawValue: wiring)!, errorInitScale: errorInit)
-    }
-
-    var sllConfiguration: SLL.Configuration {
-        SLL.Configuration(codes: sllCodes, dropout: sllDropout, lambda: sllLambda, unitSize: localUnit,
-                          distribution: SLL.ProjectionDistribution(rawValue: sllProjection)!, scale: sllScale,
-                          inputPrior: SLL.InputPrior(rawValue: sllInputPrior)!)
+    /// The rule's options: every one it declares, with the values given (command line, config file or
+    /// saved run) and the defaults for the rest; throws naming a bad one.
+    func resolvedRuleOptions() throws -> [String: String] {
+        let descriptor = try RuleRegistry.descriptor(for: rule)
+        return try descriptor.resolve(descriptor.parse(arguments: ruleArguments))
     }
 
     func run() throws {
@@ -292,10 +239,12 @@ struct TrainCommand: ParsableCommand {
         } catch let error as ModelError {
             throw CommandError(error.description)
         }
-        let learningRule = RuleRegistry.make(rule, seed: seed, options: RuleOptions(
-            feedbackInitializer: RuleOptions.feedbackInitializers[feedbackInit]!, constrainWeights: constrainWeights,
-            basis: ClassBasis(rawValue: basis)!, temperature: temperature, recLRA: recLRAConfiguration,
-            sll: sllConfiguration, localUnit: localUnit, auxDepth: auxDepth, pyramid: pyramid, dfaInjection: dfaInjection))!
+        let learningRule: LearningRule
+        do {
+            learningRule = try RuleRegistry.descriptor(for: rule).make(seed: seed, options: resolvedRuleOptions())
+        } catch let error as RuleOptionError {
+            throw CommandError(error.description)
+        }
         if let reason = learningRule.refusal(for: network) { throw CommandError("rule \(rule) cannot train \(model): \(reason)") }
         let mpi = try mpiRole()
         if transientGradients {
@@ -343,13 +292,14 @@ struct TrainCommand: ParsableCommand {
         var configuration = runConfiguration
         if case let .stages(world) = mpi { configuration.mpiStageRanks = world.size }
         try runLog?.write(type: "config", configuration)
-        if let costs = learningRule as? RuleCosts {
-            let macs = costs.macsPerSample(network)
+        do {
+            let macs = learningRule.macsPerSample(network)
             print("MACs per training sample: forward \(Self.count(macs.forward)), learning signal \(Self.count(macs.signal)), "
                   + "weight update \(Self.count(macs.update))")
             try runLog?.write(type: "macs", macs)
             // After macsPerSample, which prepared the rule: listing its parameters draws nothing new.
-            if let own = (learningRule as? RuleCheckpointing)?.ownParameters(network), !own.isEmpty {
+            let own = learningRule.ownParameters(network)
+            if !own.isEmpty {
                 let count = own.reduce(0) { $0 + $1.parameter.value.count }
                 print("the rule's own trained parameters (not used at inference): \(count), "
                       + String(format: "%.1f%% of the model's", 100 * Double(count) / Double(max(network.parameterCount, 1))))
@@ -440,7 +390,8 @@ struct TrainCommand: ParsableCommand {
             struct Confusion: Codable { var classes: Int; var matrix: [[Int]] }
             // Rows: true class; columns: predicted class; the final weights on the test split.
             try runLog.write(type: "confusion", Confusion(classes: test.classes,
-                                                          matrix: Evaluation.confusionMatrix(network, on: test, batchSize: batchSize)))
+                                                          matrix: Evaluation.confusionMatrix(network, on: test, batchSize: batchSize,
+                                                                                                  rule: learningRule)))
         }
         let chosen = reports.bestValidationEpoch
         let atValidation = chosen.map { String(format: "test accuracy at the best validation epoch (%d, validation %.2f%%) %.2f%%, ",

@@ -68,8 +68,9 @@ struct AugLocalTests {
     }
 
     @Test func dglAndAugLocalRunsDefaultToTheReferenceInitialisation() {
-        #expect(RuleRecipe.initializer(for: "dgl") == .heNormalConvolutions && RuleRecipe.initializer(for: "auglocal") == .heNormalConvolutions)
-        #expect(RuleRecipe.initializer(for: "bp") == .pytorchDefault)
+        #expect(RuleRegistry.descriptor(named: "dgl")?.initializer == .heNormalConvolutions)
+        #expect(RuleRegistry.descriptor(named: "auglocal")?.initializer == .heNormalConvolutions)
+        #expect(RuleRegistry.descriptor(named: "bp")?.initializer == .pytorchDefault)
         var rng = SeededGenerator(seed: 1)
         let conv = Initializer.heNormalConvolutions.make([64, 32, 3, 3], using: &rng)
         let std = (conv.scalars.reduce(0) { $0 + Double($1 * $1) } / Double(conv.count)).squareRoot()

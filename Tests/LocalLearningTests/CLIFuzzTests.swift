@@ -34,6 +34,12 @@ struct CLIFuzzTests {
             }
         }
         walk(root["command"] as! [String: Any], path: [])
+        // The rules' own options, which train reads from its remaining arguments.
+        var seen = Set<String>()
+        for option in RuleRegistry.all.flatMap(\.options) where seen.insert(option.name).inserted {
+            table["train", default: []].append(Option(name: option.name, isFlag: option.kind == .flag,
+                                                      values: option.choices.isEmpty ? nil : option.choices))
+        }
         table.removeValue(forKey: "help")
         table.removeValue(forKey: "experiment")
         return table
@@ -108,14 +114,15 @@ struct CLIFuzzTests {
             let fresh = "\(files.folder)/\(name)-\(unique)"
             return [fresh, fresh, files.folder, files.text, "\(files.text)/x", "/dev/null/x", "/proc/x", "", files.checkpoint]
         }
-        if name == "set" { return ["bp.lr=0", "bp.lr=nan", "all.optimizer=foo", "bp.momentum=2", "x", "bp.weight-decay=-1", "all.lr=1e-3"] }
+        if name == "rule" { return RuleRegistry.names + RuleRegistry.names + hostile }
+        if name == "set" { return ["bp.lr=0", "bp.lr=nan", "all.optimizer=foo", "bp.momentum=2", "x", "bp.weight-decay=-1", "all.lr=1e-3", "sll.sll-codes=-1", "bp.sll-codes=3", "lls.basis=foo"] }
         if budget.contains(name) { return small }
         return (option.values ?? []) + hostile
     }
 
     @Test func randomArgumentVectorsNeverTrapOrHang() throws {
         let table = try Self.optionTable()
-        #expect(table["train"]?.count ?? 0 > 40, "the option table was not read: \(table.keys)")
+        #expect(table["train"]?.count ?? 0 > 50, "the option table was not read: \(table.keys)")
         let files = try Files()
         defer { try? FileManager.default.removeItem(atPath: files.folder) }
         let environment = ProcessInfo.processInfo.environment

@@ -174,7 +174,7 @@ struct FeedbackAlignmentOptionTests {
     func constrainedWeightsKeepTheirInitialNorms(name: String) throws {
         let model = try ModelSpec.build("mlp:16-12x2-3:tanh", inputShape: [1, 4, 4], classes: 3, seed: 5)
         let norms = model.weightedLayers.map { $0.weight.value.squaredNorm.squareRoot() }
-        let rule = RuleRegistry.make(name, options: RuleOptions(constrainWeights: true))!
+        let rule = RuleRegistry.make(name, options: ["constrain-weights": "true"])!
         for _ in 0..<4 { _ = rule.step(model: model, batch: FeedbackAlignmentTests.batch, optimizer: SGD(learningRate: 1)) }
         for (layer, norm) in zip(model.weightedLayers, norms) {
             #expect(abs(layer.weight.value.squaredNorm.squareRoot() / norm - 1) < 1e-5)

@@ -99,12 +99,12 @@ struct PipelineTests {
     }
 
     @Test func rulesWithAGlobalSignalAreRefusedWithTheirReason() {
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("lls")!) == nil)
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("auglocal")!) == nil)
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("bp")!)!.contains("update locking"))
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("fa")!)!.contains("update locking"))
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("dfa")!)!.contains("delayed DFA"))
-        #expect(PipelineSupport.unsupportedReason(RuleRegistry.make("reclra")!)!.contains("top-down"))
+        #expect(RuleRegistry.make("lls")!.pipelineRefusal == nil)
+        #expect(RuleRegistry.make("auglocal")!.pipelineRefusal == nil)
+        #expect(RuleRegistry.make("bp")!.pipelineRefusal!.contains("update locking"))
+        #expect(RuleRegistry.make("fa")!.pipelineRefusal!.contains("update locking"))
+        #expect(RuleRegistry.make("dfa")!.pipelineRefusal!.contains("delayed DFA"))
+        #expect(RuleRegistry.make("reclra")!.pipelineRefusal!.contains("top-down"))
     }
 
     @Test func queuesHandItemsOverInOrderAcrossThreads() {

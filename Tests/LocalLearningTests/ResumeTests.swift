@@ -16,7 +16,7 @@ struct ResumeTests {
     static func makeRun(rule name: String, spec: String) throws -> Run {
         let data = TrainingTests.blobs(count: 160, seed: 1)
         let model = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 6)
-        let rule = RuleRegistry.make(name, seed: 6, options: RuleOptions(constrainWeights: name == "fa"))!
+        let rule = RuleRegistry.make(name, seed: 6, options: name == "fa" ? ["constrain-weights": "true"] : [:])!
         let optimizer = Adam(learningRate: 5e-3)
         let loader = DataLoader(dataset: data, batchSize: 32, augmentation: Augmentation(cropPadding: 1, horizontalFlip: true), seed: 6)
         let trainer = Trainer(model: model, rule: rule, optimizer: optimizer, schedule: .cosine(warmupSteps: 2), trainLoader: loader,

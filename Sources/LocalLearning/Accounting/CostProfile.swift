@@ -10,12 +10,18 @@ public struct CostProfile: Sendable, Codable {
 
     /// Builds `spec` fresh, runs `steps` training steps of `rule` at `batchSize` on uniform random
     /// input of per-sample shape `inputShape` with cycling labels, and reads the meters.
-    /// `transientGradients` applies to unit-local rules only (others keep every gradient).
+    /// `transientGradients` applies to unit-local rules only (others keep every gradient); of
+    /// `options`, each rule takes those it declares.
     public static func measure(rule name: String, spec: String, inputShape: [Int], classes: Int, batchSize: Int,
                                steps: Int = 2, optimizer kind: OptimizerKind = .adam, seed: UInt64 = 1,
-                               options: RuleOptions = RuleOptions(), transientGradients: Bool = false) throws -> CostProfile {
-        guard let rule = RuleRegistry.make(name, seed: seed, options: options) else {
+                               options: [String: String] = [:], transientGradients: Bool = false) throws -> CostProfile {
+        guard let descriptor = RuleRegistry.descriptor(named: name) else {
             throw ModelError.invalidSpec(spec: name, reason: "unknown rule; expected one of \(RuleRegistry.help)")
+        }
+        let declared = options.filter { key, _ in descriptor.options.contains { $0.name == key } }
+        let rule: LearningRule
+        do { rule = try descriptor.make(seed: seed, options: declared) } catch {
+            throw ModelError.invalidSpec(spec: name, reason: "\(error)")
         }
         try ModelSpec.footprint(spec, inputShape: inputShape, classes: classes).check(spec, batchSize: batchSize)
         let model = try ModelSpec.build(spec, inputShape: inputShape, classes: classes, seed: seed)
@@ -30,7 +36,7 @@ public struct CostProfile: Sendable, Codable {
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<max(1, steps) { _ = rule.step(model: model, batch: batch, optimizer: optimizer) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return CostProfile(rule: name, macs: (rule as? RuleCosts)?.macsPerSample(model),
+        return CostProfile(rule: name, macs: rule.macsPerSample(model),
                            memory: MemoryReport(meter: meter, model: model, optimizer: optimizer, rule: rule),
                            secondsPerStep: seconds / Double(max(1, steps)))
     }

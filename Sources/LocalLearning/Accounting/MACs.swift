@@ -36,13 +36,6 @@ extension Conv2D: CountsMACs {
     }
 }
 
-/// What a rule costs beyond the model: MACs per sample and the bytes of state it owns.
-public protocol RuleCosts {
-    func macsPerSample(_ model: Model) -> MACBreakdown
-    /// Bytes of rule-owned state (feedback matrices, bases, modulations, heads) for `model`.
-    func stateBytes(_ model: Model) -> Int
-}
-
 extension Model {
     /// Forward MACs per sample of every layer, in order, with the index of its block.
     /// Composite layers (residual blocks) are listed by the layers inside them.

@@ -66,6 +66,6 @@ public struct MemoryReport: Sendable, Codable, Equatable {
         let parameterBytes = model.parameterCount * MemoryLayout<Float>.stride
         self.init(parameterBytes: parameterBytes, gradientBytes: meter.samples > 0 ? meter.peakGradientBytes : parameterBytes,
                   optimizerBytes: optimizer.stateBytes,
-                  ruleStateBytes: (rule as? RuleCosts)?.stateBytes(model) ?? 0, peakActivationBytes: meter.peakActivationBytes)
+                  ruleStateBytes: rule.stateBytes(model), peakActivationBytes: meter.peakActivationBytes)
     }
 }

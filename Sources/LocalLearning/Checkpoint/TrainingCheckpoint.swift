@@ -24,14 +24,12 @@ public enum TrainingCheckpoint {
     }
 
     static func ruleParameters(_ rule: LearningRule, _ model: Model) -> [(name: String, parameter: Parameter)] {
-        (rule as? RuleCheckpointing)?.ownParameters(model) ?? []
+        rule.ownParameters(model)
     }
 
     public static func file(model: Model, rule: LearningRule, optimizer: Optimizer, position: TrainingPosition,
                             reports: [EpochReport], configuration: String) throws -> Safetensors.File {
-        guard let stateful = rule as? RuleCheckpointing else {
-            throw CheckpointError.writeFailed(path: fileName, reason: "rule \(rule.name) cannot save its state")
-        }
+        let stateful = rule
         var file = Safetensors.File()
         for (name, tensor) in ModelWeights.tensors(of: model) { file.tensors["model.\(name)"] = .init(tensor) }
         let ownParameters = stateful.ownParameters(model)
@@ -91,9 +89,7 @@ public enum TrainingCheckpoint {
         guard file.metadata["rule"] == rule.name else {
             throw CheckpointError.corrupt(path: path, reason: "saved by rule \(file.metadata["rule"] ?? "?"), not \(rule.name)")
         }
-        guard let stateful = rule as? RuleCheckpointing else {
-            throw CheckpointError.corrupt(path: path, reason: "rule \(rule.name) cannot restore its state")
-        }
+        let stateful = rule
         var weights = Safetensors.File()
         for (name, entry) in file.tensors where name.hasPrefix("model.") { weights.tensors[String(name.dropFirst(6))] = entry }
         try ModelWeights.load(weights, into: model, path: path)

@@ -8,7 +8,7 @@ struct TrainingSnapshot {
     private let slots: [(OptimizerSlots.Slot, [Float], [Float], Int)]
 
     init(model: Model, rule: LearningRule, optimizer: Optimizer) {
-        let parameters = model.parameters + ((rule as? RuleCheckpointing)?.ownParameters(model).map(\.parameter) ?? [])
+        let parameters = model.parameters + (rule.ownParameters(model).map(\.parameter))
         values = parameters.map { ($0, $0.value) }
         statistics = model.layers.compactMap { $0 as? BatchNorm }.map { ($0, $0.runningStatistics) }
         let store = (optimizer as? HasOptimizerSlots)?.slots

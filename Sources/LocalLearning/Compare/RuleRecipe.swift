@@ -1,10 +1,9 @@
 /// The optimizer settings a rule gets in a comparison unless the user overrides them: each rule's
 /// published recipe where it has one, otherwise the backprop reference's.
 ///
-/// | rules | optimizer | lr | source |
-/// |---|---|---|---|
-/// | bp, fa, signfa, frsf, adafa, dfa, reclra, sll | Adam | 1e-3 | the PyTorch reference's smallconv recipe |
-/// | lls, lls-m, lls-mxm | AdamW (decay 0) | 5e-3 | the LLS reference code |
+/// Each rule's `RuleDescriptor` declares it: Adam 1e-3 (the PyTorch reference's smallconv recipe,
+/// `RuleRecipe.reference`) unless the rule names its own (lls, lls-m, lls-mxm: AdamW 5e-3, decay 0,
+/// from the LLS reference code).
 public struct RuleRecipe: Sendable, Equatable, Codable {
     public var optimizer: OptimizerKind
     public var learningRate: Float
@@ -18,15 +17,8 @@ public struct RuleRecipe: Sendable, Equatable, Codable {
         self.weightDecay = weightDecay
     }
 
-    public static func defaults(for rule: String) -> RuleRecipe {
-        rule.hasPrefix("lls") ? RuleRecipe(optimizer: .adamw, learningRate: 5e-3) : RuleRecipe(optimizer: .adam, learningRate: 1e-3)
-    }
-
-    /// The weight initialiser a rule's runs use unless `--initializer` says otherwise: the AugLocal and
-    /// DGL reference code draws every convolution N(0, 2/(k²·out)); other rules take PyTorch's default.
-    public static func initializer(for rule: String) -> Initializer {
-        ["dgl", "auglocal"].contains(rule) ? .heNormalConvolutions : .pytorchDefault
-    }
+    /// The recipe `rule`'s descriptor declares.
+    public static func defaults(for rule: String) -> RuleRecipe { RuleRegistry.descriptor(named: rule)?.recipe ?? .reference }
 
     public static let keys = ["optimizer", "lr", "momentum", "weight-decay"]
 
@@ -45,8 +37,9 @@ public struct RuleRecipe: Sendable, Equatable, Codable {
             guard target[0] == "all" || RuleRegistry.names.contains(target[0]) else {
                 throw RecipeError("--set '\(item)': unknown rule '\(target[0])'; expected all or one of \(RuleRegistry.help)")
             }
-            guard RuleRecipe.keys.contains(target[1]) else {
-                throw RecipeError("--set '\(item)': unknown key '\(target[1])'; expected one of \(RuleRecipe.keys.joined(separator: ", "))")
+            let ruleOptions = RuleRegistry.descriptor(named: target[0])?.options.map(\.name) ?? []
+            guard RuleRecipe.keys.contains(target[1]) || ruleOptions.contains(target[1]) else {
+                throw RecipeError("--set '\(item)': unknown key '\(target[1])'; expected one of \((RuleRecipe.keys + ruleOptions).joined(separator: ", "))")
             }
             (rule, key, value) = (target[0], target[1], parts[1])
             var probe = RuleRecipe.defaults(for: "bp")
@@ -54,7 +47,9 @@ public struct RuleRecipe: Sendable, Equatable, Codable {
         }
     }
 
+    /// Applies a recipe key; a rule option (any other key) is the rule's, not the recipe's.
     public mutating func apply(_ override: Override) throws {
+        guard RuleRecipe.keys.contains(override.key) else { return }
         switch override.key {
         case "optimizer":
             guard let kind = OptimizerKind(rawValue: override.value) else {

@@ -12,11 +12,17 @@ public final class Backprop: LearningRule {
     }
 }
 
-extension Backprop: RuleCosts {
+extension Backprop {
     /// Signal: the error sent back through every weighted layer but the first.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         MACBreakdown(forward: model.forwardMACs, signal: model.errorPropagationMACs, update: model.weightGradientMACs)
     }
 
     public func stateBytes(_ model: Model) -> Int { 0 }
+}
+
+extension Backprop {
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "bp", summary: "end-to-end backpropagation, the reference", defaults: ()) { _, _ in Backprop() }
+    }
 }

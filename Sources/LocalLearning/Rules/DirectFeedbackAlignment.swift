@@ -32,6 +32,11 @@ public final class DirectFeedbackAlignment: LearningRule {
 
     public var name: String { "dfa" }
 
+    public var pipelineRefusal: String? {
+        "DFA's hidden layers learn from the output error of the same batch, which a pipeline could deliver only "
+            + "(stages − 1) batches late; delayed DFA is not supported"
+    }
+
     /// Per-sample shape of the activation the signal enters, for every hidden block.
     public func injectionShapes(_ model: Model) -> [[Int]] {
         injection == .beforePooling ? SignalTap.hiddenShapes(of: model) : Array(model.blockOutputShapes.dropLast())
@@ -79,7 +84,7 @@ public final class DirectFeedbackAlignment: LearningRule {
     }
 }
 
-extension DirectFeedbackAlignment: RuleCosts {
+extension DirectFeedbackAlignment {
     /// Signal: the output error projected to every hidden block's injection point (classes × its size).
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         let projections = injectionShapes(model).reduce(0) { $0 + model.classes * $1.reduce(1, *) }
@@ -92,7 +97,7 @@ extension DirectFeedbackAlignment: RuleCosts {
     }
 }
 
-extension DirectFeedbackAlignment: RuleCheckpointing {
+extension DirectFeedbackAlignment {
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
 
     /// `<block>.feedback`: B_i of every hidden block; the weight-norm targets.
@@ -109,5 +114,24 @@ extension DirectFeedbackAlignment: RuleCheckpointing {
             matrices[index] = try file.tensor("\(prefix)\(model.blocks[index].name).feedback", shape: matrix.shape, path: path)
         }
         try weightConstraint?.restoreState(file, prefix: prefix, model: model, path: path)
+    }
+}
+
+extension DirectFeedbackAlignment {
+    public struct Settings: Sendable {
+        public var feedbackInitializer = Initializer.xavierUniform
+        public var constrainWeights = false
+        public var injection = Injection.beforePooling
+    }
+
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "dfa", summary: "direct feedback alignment: the output error reaches every block through a fixed random matrix",
+                       defaults: Settings(), options: [
+                           .feedbackInit(\.feedbackInitializer), .constrainWeights(\.constrainWeights),
+                           .choice("dfa-injection", \.injection, help: "Where the signal enters a block that ends in pooling: before-pooling (the activation's output, all C·H·W; the LLS reference code's DFA) or after-pooling (the block's output)."),
+                       ]) { settings, seed in
+            DirectFeedbackAlignment(initializer: settings.feedbackInitializer, injection: settings.injection,
+                                    constrainWeights: settings.constrainWeights, seed: seed)
+        }
     }
 }

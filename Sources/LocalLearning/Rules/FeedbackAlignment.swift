@@ -109,7 +109,7 @@ public final class FeedbackAlignment: LearningRule {
     }
 }
 
-extension FeedbackAlignment: RuleCosts {
+extension FeedbackAlignment {
     /// The same products as backprop, through B instead of W (sign-FA's and frSF's elementwise
     /// construction of B from W is not counted).
     public func macsPerSample(_ model: Model) -> MACBreakdown {
@@ -123,7 +123,7 @@ extension FeedbackAlignment: RuleCosts {
     }
 }
 
-extension FeedbackAlignment: RuleCheckpointing {
+extension FeedbackAlignment {
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
 
     /// `<block>.<layer>.feedback`: B (fa, adafa), M (frsf) or the scale s (signfa); the weight-norm targets.
@@ -143,5 +143,37 @@ extension FeedbackAlignment: RuleCheckpointing {
             state[ObjectIdentifier(layer)] = try file.tensor("\(prefix)\(name).feedback", shape: current.shape, path: path)
         }
         try weightConstraint?.restoreState(file, prefix: prefix, model: model, path: path)
+    }
+}
+
+extension FeedbackAlignment {
+    /// The four variants by the names users know them by.
+    public enum Variant: String, Sendable, CaseIterable {
+        case fa, signfa, frsf, adafa
+    }
+
+    public struct Settings: Sendable {
+        public var feedbackInitializer = Initializer.xavierUniform
+        public var constrainWeights = false
+    }
+
+    public static func descriptor(_ variant: Variant) -> RuleDescriptor {
+        let summaries: [Variant: String] = [
+            .fa: "feedback alignment: a fixed random B carries each layer's error instead of Wᵀ",
+            .signfa: "sign-concordant feedback: B = s·sign(W)", .frsf: "fixed random magnitude, sign of W: B = |M| ∘ sign(W)",
+            .adafa: "B = W at the first step, then fixed",
+        ]
+        var options: [RuleOption<Settings>] = [.constrainWeights(\.constrainWeights)]
+        if variant == .fa || variant == .frsf { options.insert(.feedbackInit(\.feedbackInitializer), at: 0) }
+        return RuleDescriptor(name: variant.rawValue, summary: summaries[variant]!, defaults: Settings(), options: options,
+                              diagnoseInComparisons: true) { settings, seed in
+            let feedback: Feedback = switch variant {
+            case .fa: .random(settings.feedbackInitializer)
+            case .signfa: .sign
+            case .frsf: .fixedMagnitudeSign(settings.feedbackInitializer)
+            case .adafa: .transposeAtInit
+            }
+            return FeedbackAlignment(feedback: feedback, constrainWeights: settings.constrainWeights, seed: seed)
+        }
     }
 }

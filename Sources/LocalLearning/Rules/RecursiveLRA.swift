@@ -27,7 +27,7 @@
 /// E is drawn from N(0, σ²): for a dense chain link it is an [n_j, n_ℓ] matrix (the layout of the
 /// weight from ℓ to j). Once the errors are computed, every layer's update depends only on its own quantities,
 /// so they could run concurrently.
-public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
+public final class RecursiveLRA: LearningRule {
     public enum ErrorSynapseRule: String, Sendable, CaseIterable, Codable {
         case paper
         case trackForward = "track-forward"
@@ -105,6 +105,13 @@ public final class RecursiveLRA: LearningRule, RuleCosts, ModelRequirements {
     }
 
     public var name: String { "reclra" }
+
+    public var pipelineRefusal: String? {
+        "rec-LRA builds every layer's target top-down from the output error of the same batch, so no stage can "
+            + "update before the last has finished; not supported"
+    }
+
+    public var dataParallelRefusal: String? { "rec-LRA changes its error synapses outside the optimizer, so ranks would drift apart" }
 
     /// The model's blocks as stages, or the reason rec-LRA cannot train them.
     static func stages(of model: Model) -> Result<[Stage], RuleError> {
@@ -391,7 +398,7 @@ public struct RuleError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-extension RecursiveLRA: RuleCheckpointing {
+extension RecursiveLRA {
     /// The error synapses, `E_<j>_to_<l>` (layers counted from 1).
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
         prepare(model)
@@ -400,4 +407,18 @@ extension RecursiveLRA: RuleCheckpointing {
 
     public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { [:] }
     public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {}
+}
+
+extension RecursiveLRA {
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "reclra", summary: "recursive local representation alignment: targets from error synapses, ΔW = e·zᵀ",
+                       defaults: Configuration(), options: [
+            .number("beta", \.beta, help: "β, how far targets move against the displacement."),
+            .number("gamma", \.gamma, help: "γ, the error synapses' update factor; 0 keeps E fixed. Adaptive optimizers (adam, adamw, adamax) normalise γ away: there only γ = 0 versus γ > 0 matters."),
+            .choice("error-synapses", \.errorSynapses, help: "Error-synapse rule: track-forward (ΔE = γ·ΔWᵀ of the next layer, as LRA-E; skip synapses use Eq. 6) or paper (Eq. 6, E moves by −γ·d·eᵀ)."),
+            .choice("wiring", \.wiring, help: "chain (error from the next layer) or output-skip (every layer from the output)."),
+            .number("error-init", \.errorInitScale, help: "Standard deviation of the Gaussian error-synapse initialisation.",
+                    requirement: "a positive number") { $0 > 0 },
+        ]) { configuration, seed in RecursiveLRA(configuration, seed: seed) }
+    }
 }

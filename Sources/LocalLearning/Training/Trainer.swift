@@ -117,6 +117,7 @@ public final class Trainer {
                     progress: (Int, Int, Int, StepStatistics) -> Void = { _, _, _, _ in },
                     stepDone: (TrainingPosition) throws -> Void = { _ in },
                     epochDone: (EpochReport) throws -> Void = { _ in }) throws -> [EpochReport] {
+        rule.prepare(model)
         if let pipeline {
             return try runPipelined(pipeline, from: position, reports: previous, progress: progress, stepDone: stepDone, epochDone: epochDone)
         }
@@ -179,8 +180,8 @@ public final class Trainer {
     func evaluatedReport(epoch: Int, position: TrainingPosition, best: inout Double,
                          elapsedSeconds: @autoclosure () -> Double) -> EpochReport {
         let (lossSum, correct, seen, trainSeconds) = (position.lossSum, position.correct, position.seen, position.trainSeconds)
-        let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize)
-        let validation = validationSet.map { Evaluation.evaluate(model, on: $0, batchSize: trainLoader.batchSize) }
+        let test = Evaluation.evaluate(model, on: testSet, batchSize: trainLoader.batchSize, rule: rule)
+        let validation = validationSet.map { Evaluation.evaluate(model, on: $0, batchSize: trainLoader.batchSize, rule: rule) }
         best = max(best, test.accuracy)
         return EpochReport(
             epoch: epoch + 1, trainLoss: Float(lossSum / Double(seen)), trainAccuracy: Double(correct) / Double(seen),

@@ -16,7 +16,7 @@ import Glibc
 /// - pyramidal depth: d_l = max(1, round(d·(1 − l·τ/(K′−2)) + l·τ/(K′−2)));
 /// - the auxiliary networks' convolutions are drawn N(0, 2/(k²·out)), as the reference initialises
 ///   every convolution (the main network's follow `--initializer`, whose default for this rule is the same).
-public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
+public final class AugLocal: UnitLocalRule, AuxiliaryNetworkRule {
     public let depth: Int
     public let pyramid: Float
     private let seed: UInt64
@@ -117,4 +117,22 @@ public final class AugLocal: UnitLocalRule, RuleCosts, ModelRequirements, Auxili
     }
 
     var networks: [AuxiliaryNetwork] { auxiliaries }
+}
+
+extension AugLocal {
+    public struct Settings: Sendable {
+        public var depth = 2
+        public var pyramid: Float = 0.5
+    }
+
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "auglocal", summary: "each unit trains through an auxiliary network sampled from the later units (pyramidal depth)",
+                       defaults: Settings(), options: [
+            .integer("aux-depth", \.depth, help: "Auxiliary depth d (later units copied into each auxiliary network).", range: 1...1000),
+            .number("pyramid", \.pyramid, help: "Pyramid coefficient τ (auxiliary depth falls linearly from d to d(1−τ)+τ).",
+                    requirement: "in [0, 1]") { $0 >= 0 && $0 <= 1 },
+        ], initializer: .heNormalConvolutions, diagnoseInComparisons: true) { settings, seed in
+            AugLocal(depth: settings.depth, pyramid: settings.pyramid, seed: seed)
+        }
+    }
 }

@@ -49,7 +49,7 @@ public final class AuxiliaryNetwork {
 
 /// Rules whose hidden blocks each train through an auxiliary network (DGL, AugLocal): their
 /// checkpoints save the networks' parameters and BatchNorm statistics as `<block>.aux.<layer>.…`.
-protocol AuxiliaryNetworkRule: RuleCheckpointing {
+protocol AuxiliaryNetworkRule: LearningRule {
     func prepare(_ model: Model)
     var networks: [AuxiliaryNetwork] { get }
 }

@@ -10,7 +10,7 @@
 /// bias)→BN→ReLU of width C·s² (64/128/256 for 16/32/64 channels on CIFAR), Linear to the classes.
 /// On a [F] activation: the two Linear→BN→ReLU of width F and the last Linear. The heads' convolutions
 /// are drawn N(0, 2/(k²·out)) as the reference initialises every convolution.
-public final class DGL: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNetworkRule {
+public final class DGL: UnitLocalRule, AuxiliaryNetworkRule {
     /// Width of the heads' hidden linear layers; nil: the reference's, the flattened feature count.
     public let hiddenWidth: Int?
     private let seed: UInt64
@@ -82,4 +82,11 @@ public final class DGL: UnitLocalRule, RuleCosts, ModelRequirements, AuxiliaryNe
     }
 
     var networks: [AuxiliaryNetwork] { heads }
+}
+
+extension DGL {
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "dgl", summary: "decoupled greedy learning: each unit trains through its own auxiliary network",
+                       defaults: (), initializer: .heNormalConvolutions, diagnoseInComparisons: true) { _, seed in DGL(seed: seed) }
+    }
 }

@@ -7,7 +7,7 @@
 /// Pool sizes follow the reference: conv blocks pool their activation to 4×4 (the first conv block)
 /// or 2×2 (later ones); linear blocks use their own width (no pooling). `modulation` gives LLS-M
 /// (learned m ∈ R^C per block) or LLS-MxM (learned M ∈ R^{C×C} per block).
-public final class LLS: UnitLocalRule, RuleCosts, ModelRequirements {
+public final class LLS: UnitLocalRule {
     public struct Configuration: Sendable, Equatable, Codable {
         public var basis: ClassBasis = .square
         public var temperature: Float = 0.5
@@ -101,7 +101,7 @@ public final class LLS: UnitLocalRule, RuleCosts, ModelRequirements {
     }
 }
 
-extension LLS: RuleCheckpointing {
+extension LLS {
     /// `<block>.modulation`: m (lls-m) or M (lls-mxm) of every hidden block.
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] {
         prepare(model)
@@ -111,4 +111,23 @@ extension LLS: RuleCheckpointing {
     /// The bases are a function of (C, D) and the seed; nothing else to save.
     public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { [:] }
     public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {}
+}
+
+extension LLS {
+    /// lls (`.none`), lls-m (`.vector`) or lls-mxm (`.matrix`).
+    public static func descriptor(_ modulation: LLSHead.Modulation) -> RuleDescriptor {
+        let name = LLS(Configuration(modulation: modulation)).name
+        let summary = switch modulation {
+        case .none: "each block's pooled output projected onto fixed periodic class bases, local cross-entropy"
+        case .vector: "LLS with a learned modulation vector per block"
+        case .matrix: "LLS with a learned modulation matrix per block"
+        }
+        return RuleDescriptor(name: name, summary: summary, defaults: Configuration(modulation: modulation), options: [
+            .choice("basis", \.basis, help: "Class basis of the local loss."),
+            .number("temperature", \.temperature, help: "Softmax temperature of the local loss.", requirement: "a positive number") { $0 > 0 },
+            .localUnit(\.unitSize),
+        ], recipe: RuleRecipe(optimizer: .adamw, learningRate: 5e-3), diagnoseInComparisons: true) { configuration, seed in
+            LLS(configuration, seed: seed)
+        }
+    }
 }

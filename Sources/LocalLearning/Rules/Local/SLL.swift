@@ -15,7 +15,7 @@
 /// every step, prior from the parent's own projection and, for the first block, from a fixed
 /// projection of the input (or uniform). The classifier trains with cross-entropy on its detached
 /// input; prediction is the plain forward pass.
-public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
+public final class SLL: UnitLocalRule {
     /// The distribution of R's entries; all three are sub-Gaussian with variance scale²/D.
     public enum ProjectionDistribution: String, Sendable, Codable, CaseIterable {
         case gaussian
@@ -202,7 +202,7 @@ public final class SLL: UnitLocalRule, RuleCosts, ModelRequirements {
     }
 }
 
-extension SLL: RuleCheckpointing {
+extension SLL {
     public func ownParameters(_ model: Model) -> [(name: String, parameter: Parameter)] { [] }
 
     /// `input.projection` and `<block>.projection` (R_0 and each unit's R), and `mask_rng`.
@@ -223,5 +223,21 @@ extension SLL: RuleCheckpointing {
             throw CheckpointError.wrongTensor(path: path, name: "\(prefix)mask_rng", reason: "\(words.count) words, expected a generator state of 4")
         }
         maskGenerator.stateWords = words
+    }
+}
+
+extension SLL {
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "sll", summary: "fixed random projections with multiplicative dropout; local cross-entropy + Bhattacharyya alignment to the parent",
+                       defaults: Configuration(), options: [
+            .integer("sll-codes", \.codes, help: "Number of codes of each random projection (0: the number of classes).", range: 0...1_000_000),
+            .number("sll-dropout", \.dropout, help: "Dropout rate p of the multiplicative mask on the projections.", requirement: "in [0, 1)") { $0 >= 0 && $0 < 1 },
+            .number("sll-lambda", \.lambda, help: "Weight λ of the Bhattacharyya term.", requirement: "≥ 0") { $0 >= 0 },
+            .choice("sll-projection", \.distribution, help: "Distribution of the projection entries, all of variance scale²/D (sparse: Achlioptas)."),
+            .number("sll-scale", \.scale, help: "Factor on the projection's standard deviation 1/√D (scales the codes, an inverse softmax temperature).",
+                    requirement: "a positive number") { $0 > 0 },
+            .choice("sll-input-prior", \.inputPrior, help: "The first block's prior: projection (softmax of a fixed random projection of the input) or uniform."),
+            .localUnit(\.unitSize),
+        ], diagnoseInComparisons: true) { configuration, seed in SLL(configuration, seed: seed) }
     }
 }

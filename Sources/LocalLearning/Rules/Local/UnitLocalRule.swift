@@ -13,8 +13,6 @@ public struct LocalStepState: Sendable {
 /// A unit's loss may touch only that unit's own state (its head, its projection): then units can
 /// learn concurrently, each in batch order, with the same result as one after another.
 public protocol UnitLocalRule: LearningRule {
-    /// Builds the rule's per-unit state for `model` (once).
-    func prepare(_ model: Model)
     /// Consecutive hidden blocks per unit.
     var unitSize: Int { get }
     /// Hidden blocks trained with the classifier by the output loss (AugLocal's d + 1).
@@ -33,6 +31,8 @@ extension UnitLocalRule {
     public var globalTail: Int { 0 }
     public var releasesActivations: Bool { true }
     public func beginStep(_ batch: Batch, model: Model) -> LocalStepState { LocalStepState() }
+    /// Units learn from their own losses only: any of them can run as a pipeline stage.
+    public var pipelineRefusal: String? { nil }
 
     public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
         prepare(model)
