@@ -16,6 +16,7 @@ public enum RuleRegistry {
             SLL.descriptor,
             DGL.descriptor,
             AugLocal.descriptor,
+            PEPITA.descriptor,
         ]
     }
 
