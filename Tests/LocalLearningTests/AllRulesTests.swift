@@ -61,10 +61,13 @@ struct AllRulesTests {
         // A step moves the weights and reports a finite loss.
         let (model, stepRule, optimizer, _) = try Self.trainer(name, spec: spec)
         let before = model.parameters.map(\.value)
+        let meter = MemoryMeter()
+        model.memoryMeter = meter
         let batch = Batch(images: TrainingTests.blobs(count: 32, seed: 5).images, labels: TrainingTests.blobs(count: 32, seed: 5).labels)
         let statistics = stepRule.step(model: model, batch: batch, optimizer: optimizer)
         #expect(statistics.loss.isFinite && statistics.count == 32)
         #expect(model.parameters.map(\.value) != before, "\(name) changed no weight")
+        #expect(meter.peakActivationBytes > 32 * 3 * 4, "\(name) reported no activation memory")
         let scores = stepRule.scores(model: model, images: batch.images)
         #expect(scores.shape == [32, 3])
 
