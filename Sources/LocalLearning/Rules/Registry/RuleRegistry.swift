@@ -17,6 +17,7 @@ public enum RuleRegistry {
             DGL.descriptor,
             AugLocal.descriptor,
             PEPITA.descriptor,
+            ForwardForward.descriptor,
         ]
     }
 

@@ -1,0 +1,192 @@
+import Foundation
+
+/// Forward-Forward (Hinton, arXiv 2212.13345, 2022): every hidden layer learns on its own to give
+/// positive data high goodness and negative data low goodness; no signal passes between layers.
+///
+/// - positive data: the flattened image with its first C entries replaced by the one-hot true label
+///   (scaled to the batch's largest pixel); negative data: the same image with a wrong label drawn
+///   uniformly from the other classes (§3.3, the supervised variant);
+/// - each layer's input is length-normalised, x / (‖x‖ + 10⁻⁴) (§2.1: only the direction of the
+///   previous layer's activity passes on), and detached;
+/// - goodness g = mean over the layer's units of h² (the sum of squares of §2, divided by the width
+///   so one threshold θ serves every width); layer loss, averaged over positive and negative rows,
+///   L = softplus(θ − g⁺) + softplus(g⁻ − θ) (the logistic p = σ(g − θ) of Eq. 1);
+/// - prediction (§3.3): every label is embedded in turn and the label with the largest goodness
+///   summed over the hidden layers wins (C forward passes per image); the classifier block of the
+///   model spec is not used and stays at its initial weights.
+///
+/// The step's "training accuracy" is the fraction of samples whose summed goodness is larger with
+/// the true label than with the drawn wrong one — the discrimination FF trains, not a C-way prediction.
+public final class ForwardForward: LearningRule {
+    /// How a sample's wrong label is drawn.
+    public enum Negatives: String, Sendable, CaseIterable {
+        /// Uniformly among the other classes.
+        case random
+        /// In proportion to softmax of the network's summed goodness for each wrong label (§3.3: the
+        /// labels the network confuses most often make the most useful negative data); costs one
+        /// evaluation pass per class per batch.
+        case hard
+    }
+
+    public struct Settings: Sendable {
+        /// θ, the goodness a layer separates positive from negative data at.
+        public var threshold: Float = 2
+        public var negatives = Negatives.random
+        public init(threshold: Float = 2, negatives: Negatives = .random) {
+            self.threshold = threshold
+            self.negatives = negatives
+        }
+    }
+
+    public let settings: Settings
+    private var labelGenerator: SeededGenerator
+
+    public init(_ settings: Settings = Settings(), seed: UInt64 = 1) {
+        self.settings = settings
+        labelGenerator = SeededGenerator(seed: seed ^ 0xF0_4A4D)
+    }
+
+    public var name: String { "ff" }
+
+    public static var descriptor: RuleDescriptor {
+        RuleDescriptor(name: "ff", summary: "Forward-Forward: layer-local goodness of positive (true label) over negative (wrong label) data",
+                       defaults: Settings(), options: [
+            .number("ff-threshold", \.threshold, help: "θ: the mean squared activity at which a layer calls its input positive.",
+                    requirement: "a positive number") { $0 > 0 },
+            .choice("ff-negatives", \.negatives, help: "Wrong labels of the negative data: random (uniform over the other classes) or hard (drawn in proportion to the network's own softmax over goodness; one evaluation pass per class per batch)."),
+        ]) { settings, seed in ForwardForward(settings, seed: seed) }
+    }
+
+    public func unsupportedReason(for model: Model) -> String? {
+        if case let .failure(.invalidSpec(_, reason)) = model.linearChain { return "Forward-Forward: \(reason)" }
+        if model.blocks.count < 2 { return "the model has no hidden layer to train with goodness" }
+        if model.inputShape.reduce(1, *) < model.classes { return "the input has fewer values than there are classes to embed" }
+        return nil
+    }
+
+    /// Flattened `images` with the first `classes` values replaced by the one-hot `labels` times the batch's largest value.
+    static func embedded(_ images: Tensor, labels: [Int32], classes: Int) -> Tensor {
+        let rows = images.shape[0], width = images.count / max(rows, 1)
+        let peak = images.withUnsafeBufferPointer { $0.max() ?? 1 }
+        var scalars = images.reshaped([rows, width]).scalars
+        for (row, label) in labels.enumerated() {
+            for c in 0..<classes { scalars[row * width + c] = c == Int(label) ? peak : 0 }
+        }
+        return Tensor(shape: [rows, width], scalars: scalars)
+    }
+
+    /// Each row divided by its length (plus 10⁻⁴).
+    static func normalised(_ x: Tensor) -> Tensor {
+        let rows = x.shape[0], width = x.count / max(rows, 1)
+        return Tensor(uninitializedShape: [rows, width]) { out in
+            x.withUnsafeBufferPointer { v in
+                for row in 0..<rows {
+                    let base = v.baseAddress! + row * width
+                    let scale = 1 / (VectorMath.dot(base, base, count: width).squareRoot() + 1e-4)
+                    for j in 0..<width { out[row * width + j] = base[j] * scale }
+                }
+            }
+        }
+    }
+
+    /// Per-row mean of squares.
+    static func goodness(_ h: Tensor) -> [Float] {
+        let rows = h.shape[0], width = h.count / max(rows, 1)
+        return h.withUnsafeBufferPointer { v in
+            (0..<rows).map { VectorMath.dot(v.baseAddress! + $0 * width, v.baseAddress! + $0 * width, count: width) / Float(width) }
+        }
+    }
+
+    static func softplus(_ x: Float) -> Float { x > 20 ? x : log1p(exp(x)) }
+    static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+    /// A wrong label per sample, drawn as `settings.negatives` says.
+    func negativeLabels(model: Model, batch: Batch) -> [Int32] {
+        let classes = model.classes
+        guard settings.negatives == .hard else {
+            return batch.labels.map { Int32((Int($0) + Int.random(in: 1..<classes, using: &labelGenerator)) % classes) }
+        }
+        let goodness = scores(model: model, images: batch.images)
+        return goodness.withUnsafeBufferPointer { g in
+            batch.labels.enumerated().map { row, label in
+                let values = g.baseAddress! + row * classes
+                var peak = -Float.infinity
+                for c in 0..<classes where c != Int(label) { peak = max(peak, values[c]) }
+                let weights = (0..<classes).map { $0 == Int(label) ? 0 : exp(values[$0] - peak) }
+                let total = weights.reduce(0, +)
+                var draw = Float(Double(labelGenerator.next() >> 11) / Double(1 << 53)) * total
+                for c in 0..<classes {
+                    draw -= weights[c]
+                    if draw < 0, weights[c] > 0 { return Int32(c) }
+                }
+                return Int32((0..<classes).last { $0 != Int(label) }!)
+            }
+        }
+    }
+
+    public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {
+        let n = batch.count, classes = model.classes, theta = settings.threshold
+        let wrong = negativeLabels(model: model, batch: batch)
+        let positive = Self.embedded(batch.images, labels: batch.labels, classes: classes)
+        let negative = Self.embedded(batch.images, labels: wrong, classes: classes)
+        var x = Tensor(shape: [2 * n, positive.shape[1]], scalars: positive.scalars + negative.scalars)
+        var summed = [Float](repeating: 0, count: 2 * n), totalLoss: Float = 0
+        let hidden = model.blocks.dropLast()
+        for block in hidden {
+            let h = block.forward(Self.normalised(x), mode: .training)
+            let g = Self.goodness(h)
+            let width = h.count / (2 * n)
+            // ∂L/∂g: −σ(θ − g) for positive rows, σ(g − θ) for negative ones; ∂g/∂h = 2h/width; mean over 2n rows.
+            var slope = [Float](repeating: 0, count: 2 * n)
+            for row in 0..<(2 * n) {
+                let margin = row < n ? theta - g[row] : g[row] - theta
+                totalLoss += Self.softplus(margin) / Float(2 * n)
+                slope[row] = (row < n ? -1 : 1) * Self.sigmoid(margin) * 2 / Float(width * 2 * n)
+                summed[row] += g[row]
+            }
+            let gradient = Tensor(uninitializedShape: h.shape) { out in
+                h.withUnsafeBufferPointer { v in
+                    for row in 0..<(2 * n) { for j in 0..<width { out[row * width + j] = slope[row] * v[row * width + j] } }
+                }
+            }
+            model.memoryMeter?.sample(model, inFlight: [x, h, gradient])
+            _ = block.backward(gradient, propagate: false)
+            x = h
+        }
+        optimizer.update(hidden.flatMap(\.parameters))
+        let discriminated = (0..<n).filter { summed[$0] > summed[n + $0] }.count
+        return StepStatistics(loss: totalLoss / Float(hidden.count), correct: discriminated, count: n)
+    }
+
+    /// Goodness summed over the hidden layers for every label embedded in turn: [N, classes].
+    public func scores(model: Model, images: Tensor) -> Tensor {
+        let n = images.shape[0], classes = model.classes
+        var scores = [Float](repeating: 0, count: n * classes)
+        for c in 0..<classes {
+            var x = Self.embedded(images, labels: [Int32](repeating: Int32(c), count: n), classes: classes)
+            for block in model.blocks.dropLast() {
+                x = block.forward(Self.normalised(x), mode: .evaluation)
+                for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += g }
+            }
+        }
+        return Tensor(shape: [n, classes], scalars: scores)
+    }
+
+    /// Forward: one pass (as every rule reports; prediction takes C of them); signal: the negative
+    /// pass through the hidden layers; update: each hidden layer's outer products on both passes.
+    public func macsPerSample(_ model: Model) -> MACBreakdown {
+        let hidden = model.layerMACs.filter { $0.block < model.blocks.count - 1 }
+        let hiddenMACs = hidden.reduce(0) { $0 + $1.macs }
+        return MACBreakdown(forward: model.forwardMACs, signal: hiddenMACs, update: 2 * hiddenMACs)
+    }
+
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { ["label_rng": .init(labelGenerator.stateWords)] }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        let words = try file.unsignedIntegers("\(prefix)label_rng", path: path)
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw CheckpointError.wrongTensor(path: path, name: "\(prefix)label_rng", reason: "\(words.count) words, expected a generator state of 4")
+        }
+        labelGenerator.stateWords = words
+    }
+}
