@@ -7,7 +7,7 @@ struct LocalLearnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "locallearn",
         abstract: "Train neural networks with backprop and local learning rules, side by side.",
-        subcommands: [TrainCommand.self, CompareCommand.self, RulesCommand.self, EvalCommand.self, ExportCommand.self, BenchCommand.self, CostsCommand.self, ExperimentCommand.self, RobustnessCommand.self],
+        subcommands: [TrainCommand.self, CompareCommand.self, SuiteCommand.self, RulesCommand.self, EvalCommand.self, ExportCommand.self, BenchCommand.self, CostsCommand.self, ExperimentCommand.self, RobustnessCommand.self],
         defaultSubcommand: TrainCommand.self
     )
 

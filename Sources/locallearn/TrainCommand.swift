@@ -320,7 +320,11 @@ struct TrainCommand: ParsableCommand {
                 throw CommandError(error.description)
             }
             (start, done) = (contents.position, contents.reports)
-            for report in done { print(Self.format(report, epochs: epochs)) }
+            // The log starts again: it gets the restored epochs, so it holds the whole run.
+            for report in done {
+                print(Self.format(report, epochs: epochs))
+                try runLog?.write(type: "epoch", report)
+            }
         }
         let configurationJSON = try String(decoding: JSONEncoder().encode(configuration), as: UTF8.self)
         func saveCheckpoint(_ directory: String, _ position: TrainingPosition) throws {

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import LocalLearning
+
+/// `locallearn suite FILE`: runs a results suite row by row, each as its own `locallearn train`
+/// with a log and a checkpoint folder, so it survives interruption: finished rows (a log with a
+/// summary) are kept, an unfinished row resumes from its checkpoint, and the tables are rebuilt
+/// from the logs after every row (and with `--report-only` at any time).
+struct SuiteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suite",
+        abstract: "Run a results suite (a YAML file of rows) that resumes where it stopped; writes results.md, results.csv and report.html.",
+        discussion: "Each row trains as `locallearn train` with the suite's options and its own, logging to OUT/ROW.jsonl and saving a checkpoint in OUT/checkpoints/ROW after every epoch. Rerunning the suite skips finished rows and resumes the unfinished one from its checkpoint (Ctrl-C is safe). Commit the tables and logs, not OUT/checkpoints."
+    )
+
+    @Argument(help: "The suite file (YAML: title, options, rows).")
+    var file: String
+
+    @Option(help: "Output folder (default: results/ and the suite file's name).")
+    var out: String?
+
+    @Option(help: "Run only these rows, comma-separated (the tables still list every finished row).")
+    var only: String?
+
+    @Flag(help: "Rebuild the tables and report from the logs without training.")
+    var reportOnly = false
+
+    var folder: String { out ?? "results/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
+
+    func suite() throws -> Suite {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(file): suite file not found or unreadable") }
+        do {
+            return try Suite.parse(String(decoding: data, as: UTF8.self), path: file)
+        } catch let error as SuiteError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func validate() throws {
+        let suite = try suite()
+        if let only {
+            for name in only.split(separator: ",").map(String.init) where !suite.rows.contains(where: { $0.name == name }) {
+                throw ValidationError("--only: no row is called '\(name)'; the rows are \(suite.rows.map(\.name).joined(separator: ", "))")
+            }
+        }
+        for row in suite.rows {
+            do {
+                _ = try TrainCommand.parse(suite.arguments(for: row) + ["--log", "\(folder)/\(row.name).jsonl"])
+            } catch {
+                throw ValidationError("\(file): row \(row.name): \(TrainCommand.message(for: error))")
+            }
+        }
+    }
+
+    func run() throws {
+        let suite = try suite()
+        try OutputPath.prepareDirectory(folder, option: "--out")
+        let chosen = only.map { Set($0.split(separator: ",").map(String.init)) }
+        if !reportOnly {
+            print("locallearn suite: \(suite.title) → \(folder)/")
+            for row in suite.rows where chosen?.contains(row.name) ?? true {
+                try runRow(row, of: suite)
+                try SuiteReport.write(suite: suite, folder: folder, command: "locallearn suite \(file)")
+            }
+        }
+        try SuiteReport.write(suite: suite, folder: folder, command: "locallearn suite \(file)")
+        print("wrote \(folder)/results.md, results.csv and report.html")
+    }
+
+    /// Trains `row` unless its log is complete: resumed from its checkpoint when it has one.
+    func runRow(_ row: Suite.Row, of suite: Suite) throws {
+        let log = "\(folder)/\(row.name).jsonl", checkpoints = "\(folder)/checkpoints/\(row.name)"
+        if SuiteReport.isFinished(log: log) {
+            print("── \(row.name): done (\(log))")
+            return
+        }
+        try? FileManager.default.removeItem(atPath: "\(folder)/\(row.name).error")
+        let saved = FileManager.default.fileExists(atPath: "\(checkpoints)/\(TrainingCheckpoint.fileName)")
+        let arguments = saved
+            ? ["train", "--resume", checkpoints, "--log", log]
+            : ["train"] + suite.arguments(for: row) + ["--log", log, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", "--overwrite"]
+        print("── \(row.name): " + (saved ? "resuming from \(checkpoints)" : arguments.dropFirst().joined(separator: " ")))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        // Foundation starts the child in its own process group, so Ctrl-C reaches only the suite:
+        // it hands the signal on and waits for the child to save its checkpoint and exit 130.
+        signal(SIGINT, SIG_IGN)
+        let child = process.processIdentifier
+        let forward = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        forward.setEventHandler { kill(child, SIGINT) }
+        forward.resume()
+        defer {
+            forward.cancel()
+            signal(SIGINT, SIG_DFL)
+        }
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        switch process.terminationStatus {
+        case 0:
+            try SuiteReport.Provenance.current(command: "locallearn " + arguments.joined(separator: " "))
+                .write(to: "\(folder)/\(row.name).provenance.json")
+        case 130:
+            print("suite interrupted in row \(row.name); rerun `locallearn suite \(file)\(out.map { " --out \($0)" } ?? "")` to continue")
+            throw ExitCode(130)
+        default:
+            FileHandle.standardError.write(Data(errorText.utf8))
+            let lines = errorText.split(separator: "\n").map(String.init)
+            let message = lines.first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst(7)) } ?? lines.last ?? "exit status \(process.terminationStatus)"
+            try message.write(toFile: "\(folder)/\(row.name).error", atomically: true, encoding: .utf8)
+            print("   \(row.name) failed: \(message)")
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import LocalLearning
+
+@Suite("Results suites resume where they stopped")
+struct SuiteTests {
+    static let file = """
+        title: two tiny rows
+        options: {model: "mlp:784-64-10", epochs: 6, threads: 1, val-split: 0.1}
+        rows:
+          - rule: bp
+            paper: "none"
+          - name: sll-wide
+            rule: sll
+            sll-codes: 32
+        """
+
+    @Test func rowsAreTrainCommandsWithTheRowsOwnOptionsOnTop() throws {
+        let suite = try Suite.parse(Self.file, path: "s.yaml")
+        #expect(suite.rows.map(\.name) == ["bp", "sll-wide"])
+        #expect(suite.arguments(for: suite.rows[1]) == ["--epochs=6", "--model=mlp:784-64-10", "--rule=sll", "--sll-codes=32", "--threads=1", "--val-split=0.1"])
+        for bad in ["title: x\nrows: []", "rows:\n  - rule: bp", "title: x\nrows:\n  - rule: bp\n  - rule: bp", "title: x\nfoo: 1\nrows:\n  - rule: bp",
+                    "title: x\nrows:\n  - rule: [bp]"] {
+            #expect(throws: SuiteError.self, "\(bad)") { try Suite.parse(bad, path: "s.yaml") }
+        }
+    }
+
+    /// The accuracy columns of results.csv (times and memory differ from run to run).
+    static func accuracies(_ folder: String) throws -> [String] {
+        try String(contentsOfFile: "\(folder)/results.csv", encoding: .utf8).split(separator: "\n").map { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            return [0, 4, 5, 6, 7, 18, 19].map { fields[$0] }.joined(separator: ",")
+        }
+    }
+
+    @Test func interruptedBetweenAndWithinRowsGivesTheSameTable() throws {
+        guard let executable = CLI.executable else { throw CLI.CLIMissing() }
+        let folder = try CLI.temporaryFolder("suite")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.file.write(toFile: "\(folder)/s.yaml", atomically: true, encoding: .utf8)
+        let straight = try CLI.run(["suite", "s.yaml", "--out", "straight"], in: folder, timeout: 300)
+        #expect(straight.status == 0, "\(straight.errors)")
+
+        // Between rows: the first row alone, then the whole suite keeps it as it is.
+        let first = try CLI.run(["suite", "s.yaml", "--out", "parts", "--only", "bp"], in: folder, timeout: 300)
+        #expect(first.status == 0, "\(first.errors)")
+        let bpLog = try String(contentsOfFile: "\(folder)/parts/bp.jsonl", encoding: .utf8)
+
+        // Within a row: Ctrl-C to the suite (as a terminal sends it: the child runs in a group of its own) during sll-wide's epoch 3.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["suite", "s.yaml", "--out", "parts"]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        let outputPath = "\(folder)/interrupted.out"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        var text = ""
+        while !text.contains("epoch 2/6") && process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        try output.close()
+        text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.contains("suite interrupted in row sll-wide"), "\(text)")
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/parts/checkpoints/sll-wide/\(TrainingCheckpoint.fileName)"))
+        #expect(!SuiteReport.isFinished(log: "\(folder)/parts/sll-wide.jsonl"))
+
+        let rest = try CLI.run(["suite", "s.yaml", "--out", "parts"], in: folder, timeout: 300)
+        #expect(rest.status == 0, "\(rest.errors)")
+        #expect(rest.output.contains("── bp: done") && rest.output.contains("resuming from"), "\(rest.output)")
+        #expect(try String(contentsOfFile: "\(folder)/parts/bp.jsonl", encoding: .utf8) == bpLog)
+        #expect(try Self.accuracies("\(folder)/parts") == Self.accuracies("\(folder)/straight"))
+        let markdown = try String(contentsOfFile: "\(folder)/parts/results.md", encoding: .utf8)
+        #expect(markdown.contains("| sll-wide |") && markdown.contains("| bp |") && !markdown.contains("Not run yet"))
+    }
+}
