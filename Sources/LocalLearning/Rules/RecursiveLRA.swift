@@ -56,41 +56,8 @@ public final class RecursiveLRA: LearningRule {
         }
     }
 
-    /// One block as rec-LRA sees it: [Flatten?] W [BatchNorm?] φ [pooling…], or [Flatten?] W for the classifier.
-    struct Stage {
-        let block: Block
-        let weightIndex: Int
-        /// Index of the activation φ (nil for the classifier).
-        let activationIndex: Int?
-        /// For a residual block [Residual, φ, pooling…]: its parts (then `weightIndex` is the Residual's).
-        var residual: ResidualParts? = nil
-
-        var weighted: WeightedLayer { block.layers[weightIndex] as! WeightedLayer }
-        var function: ActivationFunction? { activationIndex.map { (block.layers[$0] as! Activation).function } }
-        /// Index of the layer whose output is h (the pre-activation; the logits for the classifier).
-        var preActivationIndex: Int { (activationIndex ?? block.layers.count) - 1 }
-    }
-
-    /// A residual block's body [W₁ BatchNorm* φ₁ W₂ BatchNorm*] and shortcut, by index into `body`.
-    struct ResidualParts {
-        let unit: Residual
-        let innerActivation: Int
-        let outerWeight: Int
-        var body: [Layer] { unit.body }
-        var outer: WeightedLayer { body[outerWeight] as! WeightedLayer }
-        var innerFunction: ActivationFunction { (body[innerActivation] as! Activation).function }
-
-        init?(_ unit: Residual) {
-            let body = unit.body
-            guard body.first is WeightedLayer, let a = body.firstIndex(where: { $0 is Activation }),
-                  body[1..<a].allSatisfy({ $0 is BatchNorm }), a + 1 < body.count, body[a + 1] is WeightedLayer,
-                  body[(a + 2)...].allSatisfy({ $0 is BatchNorm }),
-                  unit.shortcut.isEmpty || (unit.shortcut.first is WeightedLayer && unit.shortcut.dropFirst().allSatisfy({ $0 is BatchNorm })) else {
-                return nil
-            }
-            (self.unit, innerActivation, outerWeight) = (unit, a, a + 1)
-        }
-    }
+    typealias Stage = BlockAnatomy
+    typealias ResidualParts = BlockAnatomy.ResidualParts
 
     public let configuration: Configuration
     private var rng: SeededGenerator
@@ -115,40 +82,7 @@ public final class RecursiveLRA: LearningRule {
 
     /// The model's blocks as stages, or the reason rec-LRA cannot train them.
     static func stages(of model: Model) -> Result<[Stage], RuleError> {
-        var stages: [Stage] = []
-        for (index, block) in model.blocks.enumerated() {
-            let layers = block.layers, last = index == model.blocks.count - 1
-            func refuse(_ why: String) -> Result<[Stage], RuleError> {
-                .failure(RuleError("rec-LRA trains blocks of [Flatten] Linear/Conv2D/Perturbative [BatchNorm] activation [pooling] "
-                                   + "and a linear classifier; block \(block.name) (\(layers.map(\.summary).joined(separator: " → "))) \(why)"))
-            }
-            if let unit = layers.first as? Residual, !last {
-                guard let parts = ResidualParts(unit), layers.count >= 2, layers[1] is Activation,
-                      layers[2...].allSatisfy(SignalTap.isPooling) else {
-                    return refuse("is a residual block rec-LRA cannot read: it needs a body W BatchNorm* φ W BatchNorm*, "
-                                  + "an identity or W BatchNorm* shortcut, and φ after the sum")
-                }
-                stages.append(Stage(block: block, weightIndex: 0, activationIndex: 1, residual: parts))
-                continue
-            }
-            let weighted = layers.indices.filter { layers[$0] is WeightedLayer }
-            guard weighted.count == 1, let w = weighted.first, !layers.contains(where: { $0 is CompositeLayer }) else {
-                return refuse("needs exactly one weighted layer and no residual connection")
-            }
-            guard layers[..<w].allSatisfy({ $0 is Flatten }) else { return refuse("has layers before its weighted layer") }
-            if last {
-                guard w == layers.count - 1 else { return refuse("is the classifier and must end in its weighted layer") }
-                stages.append(Stage(block: block, weightIndex: w, activationIndex: nil))
-                continue
-            }
-            guard let a = layers.indices.first(where: { $0 > w && layers[$0] is Activation }),
-                  layers[(w + 1)..<a].allSatisfy({ $0 is BatchNorm }),
-                  layers[(a + 1)...].allSatisfy(SignalTap.isPooling) else {
-                return refuse("needs its activation after the weighted layer, with only BatchNorm between and pooling after")
-            }
-            stages.append(Stage(block: block, weightIndex: w, activationIndex: a))
-        }
-        return .success(stages)
+        BlockAnatomy.of(model).mapError { RuleError("rec-LRA trains \($0.description)") }
     }
 
     public func unsupportedReason(for model: Model) -> String? {
@@ -390,12 +324,6 @@ public final class RecursiveLRA: LearningRule {
         prepare(model)
         return allSynapses.reduce(0) { $0 + 2 * $1.value.count * MemoryLayout<Float>.stride }
     }
-}
-
-/// A rule that cannot run as configured or on a given model.
-public struct RuleError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension RecursiveLRA {
