@@ -18,6 +18,7 @@ public enum RuleRegistry {
             AugLocal.descriptor,
             PEPITA.descriptor,
             ForwardForward.descriptor,
+            PredSim.descriptor,
         ]
     }
 
