@@ -19,6 +19,7 @@ public enum RuleRegistry {
             PEPITA.descriptor,
             ForwardForward.descriptor,
             PredSim.descriptor,
+            InfoPro.descriptor,
         ]
     }
 
