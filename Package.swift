@@ -30,8 +30,13 @@ let package = Package(
         ),
         .target(
             name: "LocalLearning",
-            dependencies: ["CBLAS", "CZlib", "CPlatform", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CBLAS", "CZlib", "CPlatform"],
             resources: [.copy("Resources/fashion-mnist-subset")]
+        ),
+        // What the tools build on the engine: configs, comparisons, suites, reports, experiments.
+        .target(
+            name: "LocalLearningTools",
+            dependencies: ["LocalLearning", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "LocalLearningMPI",
@@ -41,13 +46,14 @@ let package = Package(
             name: "locallearn",
             dependencies: [
                 "LocalLearning",
+                "LocalLearningTools",
                 "LocalLearningMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "LocalLearningTests",
-            dependencies: ["LocalLearning", "LocalLearningMPI"]
+            dependencies: ["LocalLearning", "LocalLearningTools", "LocalLearningMPI"]
         ),
     ]
 )

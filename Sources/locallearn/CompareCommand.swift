@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 /// Every rule on the same model, data, seed and budget; one `locallearn train` child process per
 /// rule (so each rule's peak RSS is its own), then a table, CSV, JSONL logs and an HTML report.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 /// Reproductions of the papers' experiments, one subcommand each.
 struct ExperimentCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 /// FA's generalisation as the number of classes grows ("Implicit Regularization in Feedback Alignment").
 struct FAClassesCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 extension Robustness.Attack: ExpressibleByArgument {}
 

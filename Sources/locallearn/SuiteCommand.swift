@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 /// `locallearn suite FILE`: runs a results suite row by row, each as its own `locallearn train`
 /// with a log and a checkpoint folder, so it survives interruption: finished rows (a log with a

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalLearning
+import LocalLearningTools
 
 extension TrainCommand {
     typealias Setter = (inout TrainCommand, ConfigValue) throws -> Void

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 /// The contract every registered rule keeps, checked for each name in the registry: a rule added
 /// with a descriptor and one registry line is covered here without a new test.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 /// Issue 19's table, row by row: every bad value gets one line naming it and exit 64 (usage) or 1
 /// (data, files, a model a rule cannot train) — never a signal.

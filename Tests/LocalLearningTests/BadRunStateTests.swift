@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 /// Issue 19's rows about saved runs, data files and output folders: nothing is lost or silently
 /// replaced, and a run can be continued from anywhere and extended.

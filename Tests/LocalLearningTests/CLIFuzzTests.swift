@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 /// Draws argument vectors from the tool's real option table (`--experimental-dump-help`): valid
 /// names with hostile values — negative, zero, NaN, infinite, huge, empty, wrong type, paths that do

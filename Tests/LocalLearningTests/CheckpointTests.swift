@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("Safetensors, atomic writes, model weights")
 struct CheckpointTests {

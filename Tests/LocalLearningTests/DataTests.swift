@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 /// Writes small IDX and CIFAR fixtures into a fresh temporary folder.
 struct Fixtures {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("The caller-chosen feedback matrix of weighted layers")
 struct FeedbackTests {

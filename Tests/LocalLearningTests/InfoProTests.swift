@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("InfoPro: task head and reconstruction decoder")
 struct InfoProTests {

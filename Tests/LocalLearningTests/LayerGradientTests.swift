@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("Layer backward against central finite differences")
 struct LayerGradientTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("PEPITA: two forward passes, no backward pass")
 struct PEPITATests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("PredSim: prediction and similarity-matching losses")
 struct PredSimTests {

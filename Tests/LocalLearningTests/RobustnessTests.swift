@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("Robustness: exact input gradients, FGSM, PGD")
 struct RobustnessTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LocalLearning
+@testable import LocalLearningTools
 
 @Suite("Training with backprop")
 struct TrainingTests {

@@ -1,3 +1,5 @@
+import LocalLearning
+
 /// Accuracy under white-box attacks, whatever rule trained the network: the input gradient is the
 /// exact one of the evaluated network (backprop in `.frozen` mode — running BatchNorm statistics, no
 /// dropout), computed in pixel space through the run's standardisation.

@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// The noisy-MNIST experiment of "Implicit Regularization in Feedback Alignment Learning Mechanisms
 /// for Neural Networks" (Robertson & Koyejo, ICML 2024, Sec. 6.1 and App. A): two-layer leaky-ReLU

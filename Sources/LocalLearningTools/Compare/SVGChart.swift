@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// Small self-contained SVG charts (no scripts, no external resources) for the comparison report.
 public enum SVGChart {

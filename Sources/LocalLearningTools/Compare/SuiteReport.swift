@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// A suite's tables, rebuilt from whatever its folder holds: each finished row's log, each failed
 /// row's error, each row's provenance (commit, machine, date, exact command).

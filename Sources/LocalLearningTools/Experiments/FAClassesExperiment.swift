@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// "Implicit Regularization in Feedback Alignment": does FA's implicit bias help or hurt
 /// generalisation as the number of classes k grows? For each dataset, k (the first k classes), rule

@@ -1,3 +1,5 @@
+import LocalLearning
+
 /// Mean and sample standard deviation of some runs' figures (the deviation is 0 for one value).
 public struct Spread: Sendable, Equatable {
     public var mean: Double

@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// A self-contained HTML page (inline CSS and SVG, no scripts, no network) comparing rules.
 public enum HTMLReport {

@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 import Yams
 
 /// A results suite: a title, training options every row shares, and rows — each a name, its own

@@ -1,3 +1,5 @@
+import LocalLearning
+
 /// A rule's runs over several seeds, summarised: the accuracies as mean ± sample standard deviation,
 /// the curves as their mean, costs as the mean (or the first run's, for figures seeds do not change).
 extension ComparisonRow {

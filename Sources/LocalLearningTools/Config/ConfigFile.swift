@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 import Yams
 
 /// A typed value from a configuration file.

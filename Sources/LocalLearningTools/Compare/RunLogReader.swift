@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// Reads a `locallearn train --log` file back into a comparison row.
 public enum RunLogReader {

@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 extension SVGChart {
     /// A confusion matrix as a picture: cell (true t, predicted p) shaded by the fraction of class t's

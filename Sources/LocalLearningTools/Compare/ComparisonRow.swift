@@ -1,4 +1,5 @@
 import Foundation
+import LocalLearning
 
 /// One rule's result in a comparison.
 public struct ComparisonRow: Sendable, Codable {
