@@ -44,28 +44,20 @@ extension SavedRun {
         }
         let datasetName = dataset?.rawValue ?? configuration?.dataset ?? DatasetName.embedded.rawValue
         guard let name = DatasetName(rawValue: datasetName) else { throw CommandError("\(path): unknown saved dataset '\(datasetName)'") }
-        let splits: DatasetSplits
+        // The run's data as it trained on it (limit, classes, validation hold-out), in pixels; its
+        // standardisation measured on the same training samples.
+        let data: RunData
         do {
-            splits = try name.load(directory: dataDir ?? configuration?.dataDir)
+            let options = RunData.Options(trainLimit: configuration?.trainLimit, classes: configuration?.classes.flatMap(ClassSelection.init(parsing:)),
+                                          validationFraction: configuration?.valSplit ?? 0, seed: configuration?.seed ?? 1)
+            data = try RunData(name.load(directory: dataDir ?? configuration?.dataDir), options: options)
         } catch let error as DataError {
             throw CommandError(error.description)
+        } catch let error as RunSetupError {
+            throw CommandError("\(path) was trained on data \(datasetName) cannot give: \(error.description)")
         }
-        var test = splits.test, train = splits.train.prefix(configuration?.trainLimit)
-        // The run's class subset: the model has one output per kept class.
-        if let text = configuration?.classes, let selection = ClassSelection(parsing: text) {
-            guard case let .success(kept) = selection.labels(outOf: test.classes) else {
-                throw CommandError("\(path) was trained on classes \(text), which \(datasetName) does not have")
-            }
-            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
-        }
-        var standardization: Standardization?
-        if configuration?.standardize == true {
-            if let split = configuration?.valSplit, split > 0 {
-                let held = Int((Float(train.count) * split).rounded())
-                if held >= 1, held < train.count { train = train.holdingOut(held, seed: configuration?.seed ?? 1).train }
-            }
-            standardization = Standardization(measuring: train)
-        }
+        let test = data.test
+        let standardization = configuration?.standardize == true ? Standardization(measuring: data.train) : nil
         let network: Model
         do {
             try ModelSpec.footprint(spec, inputShape: test.sampleShape, classes: test.classes).check(spec, batchSize: batchSize)

@@ -149,17 +149,29 @@ struct TrainCommand: ParsableCommand {
                          epochs: epochs, batchSize: batchSize, optimizer: optimizer.rawValue, learningRate: lr, momentum: momentum, nesterov: nesterov,
                          weightDecay: weightDecay, schedule: schedule, warmupEpochs: warmupEpochs, seed: seed,
                          threads: threads, cropPadding: cropPadding, horizontalFlip: horizontalFlip,
-                         trainLimit: trainLimit, initializer: resolvedInitializer.rawValue, standardize: standardize,
+                         trainLimit: trainLimit, initializer: settings.resolvedInitializer.rawValue, standardize: standardize,
                          diagnostics: diagnostics, onNan: onNaN.rawValue,
                          stages: stages, stageBoundaries: stageBoundaries, perUnitStages: perUnitStages, transientGradients: transientGradients,
                          valSplit: valSplit, classes: classes, ruleOptions: (try? resolvedRuleOptions()) ?? [:])
     }
 
+    /// The run these options describe, for the library's `TrainingRun`.
+    var settings: TrainingRun.Settings {
+        var settings = TrainingRun.Settings(model: model, rule: rule)
+        settings.ruleOptions = (try? resolvedRuleOptions()) ?? [:]
+        settings.initializer = initializer
+        (settings.optimizer, settings.learningRate, settings.momentum) = (optimizer, lr, momentum)
+        (settings.nesterov, settings.weightDecay) = (nesterov, weightDecay)
+        settings.schedule = (try? parseSchedule()) ?? .constant
+        (settings.warmupEpochs, settings.epochs, settings.batchSize, settings.seed) = (warmupEpochs, epochs, batchSize, seed)
+        settings.augmentation = Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
+        (settings.onNonFiniteLoss, settings.transientGradients, settings.monitorUnits) = (onNaN, transientGradients, diagnostics)
+        return settings
+    }
+
     /// `--classes` parsed (validate() has checked it).
     var classSelection: ClassSelection? { classes.flatMap(ClassSelection.init(parsing:)) }
 
-    /// `--initializer`, or the rule's default when it is not given.
-    var resolvedInitializer: Initializer { initializer ?? RuleRegistry.descriptor(named: rule)?.initializer ?? .pytorchDefault }
 
     /// The rule's options: every one it declares, with the values given (command line, config file or
     /// saved run) and the defaults for the rest; throws naming a bad one.
@@ -207,65 +219,28 @@ struct TrainCommand: ParsableCommand {
         // Pipeline stages call BLAS concurrently: one BLAS thread each.
         Runtime.configure(threads: stages > 1 ? 1 : threads)
         try checkOutputs(resuming: checkpoint != nil)
-        let splits: DatasetSplits
+        let mpi = try mpiRole()
+        let run: TrainingRun
         do {
-            splits = try dataset.load(directory: dataDir)
+            let options = RunData.Options(trainLimit: trainLimit, classes: classSelection, validationFraction: valSplit,
+                                          standardize: standardize, seed: seed)
+            let data = try RunData(dataset.load(directory: dataDir), options: options)
+            run = try TrainingRun(settings, data: data, trainedRule: mpi.trainedRule)
         } catch let error as DataError {
             throw CommandError(error.description)
-        }
-        var train = splits.train.prefix(trainLimit), test = splits.test
-        if let selection = classSelection, case let .success(kept) = selection.labels(outOf: train.classes) {
-            (train, test) = (train.keepingClasses(kept), test.keepingClasses(kept))
-            guard train.count > 0, test.count > 0 else { throw CommandError("--classes \(classes!): no training or no test sample has those labels") }
-        }
-        var validation: Dataset?
-        if valSplit > 0 {
-            let held = Int((Float(train.count) * valSplit).rounded())
-            guard held >= 1, held < train.count else {
-                throw CommandError("--val-split \(valSplit) of \(train.count) training samples holds out \(held): it must leave at least one sample on each side")
-            }
-            (train, validation) = train.holdingOut(held, seed: seed)
-        }
-        if standardize {
-            let standardization = Standardization(measuring: train)
-            train = standardization.apply(to: train)
-            test = standardization.apply(to: test)
-            validation = validation.map(standardization.apply)
-        }
-        let network: Model
-        do {
-            network = try ModelSpec.build(model, inputShape: train.sampleShape, classes: train.classes, seed: seed,
-                                          initializer: resolvedInitializer)
-        } catch let error as ModelError {
+        } catch let error as RunSetupError {
             throw CommandError(error.description)
-        }
-        let learningRule: LearningRule
-        do {
-            learningRule = try RuleRegistry.descriptor(for: rule).make(seed: seed, options: resolvedRuleOptions())
         } catch let error as RuleOptionError {
             throw CommandError(error.description)
+        } catch let error as ModelError {
+            if case let .unsupportedRule(_, _, reason) = error { throw CommandError("rule \(rule) cannot train \(model): \(reason)") }
+            throw CommandError(error.description)
         }
-        if let reason = learningRule.refusal(for: network) { throw CommandError("rule \(rule) cannot train \(model): \(reason)") }
-        let mpi = try mpiRole()
-        if transientGradients {
-            guard learningRule is any UnitLocalRule else {
-                throw CommandError("--transient-gradients needs a rule whose units train one after another (lls, lls-m, lls-mxm, sll, dgl, auglocal); \(rule) uses all gradients at once")
-            }
-            guard !diagnostics else { throw CommandError("--diagnostics reads every gradient after a step; leave out --transient-gradients") }
-            network.transientGradients = true
+        guard !(transientGradients && diagnostics) else {
+            throw CommandError("--diagnostics reads every gradient after a step; leave out --transient-gradients")
         }
-        let meter = MemoryMeter()
-        network.memoryMeter = meter
-        if diagnostics, learningRule is any UnitLocalRule { network.unitMonitor = UnitMonitor() }
-        let opt = optimizer.make(learningRate: lr, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
-        let loader = DataLoader(dataset: train, batchSize: batchSize, shuffle: true,
-                                augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip), seed: seed)
-        var lrSchedule = try parseSchedule()
-        if case .cosine = lrSchedule { lrSchedule = .cosine(warmupSteps: warmupEpochs * loader.batchCount) }
-        let trainer = Trainer(model: network, rule: mpi.trainedRule(learningRule), optimizer: opt, schedule: lrSchedule,
-                              trainLoader: loader, testSet: test, epochs: epochs)
-        trainer.onNonFiniteLoss = onNaN
-        trainer.validationSet = validation
+        let (network, learningRule, opt, trainer) = (run.model, run.rule, run.optimizer, run.trainer)
+        let (train, validation, test) = (run.data.train, run.data.validation, run.data.test)
         let plan = try pipelinePlan(rule: learningRule, model: network)
         trainer.pipeline = plan
         trainer.pipelineThreads = perUnitStages ? stages : nil
@@ -380,7 +355,7 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         if plan == nil {
-            let memory = MemoryReport(meter: meter, model: network, optimizer: opt, rule: learningRule)
+            let memory = run.memoryReport
             print("peak training memory (engine): \(Self.mebibytes(memory.totalBytes)) = activations \(Self.mebibytes(memory.peakActivationBytes))"
                   + " + parameters \(Self.mebibytes(memory.parameterBytes)) + gradients \(Self.mebibytes(memory.gradientBytes))"
                   + " + optimizer \(Self.mebibytes(memory.optimizerBytes)) + rule state \(Self.mebibytes(memory.ruleStateBytes))")
@@ -394,8 +369,7 @@ struct TrainCommand: ParsableCommand {
             struct Confusion: Codable { var classes: Int; var matrix: [[Int]] }
             // Rows: true class; columns: predicted class; the final weights on the test split.
             try runLog.write(type: "confusion", Confusion(classes: test.classes,
-                                                          matrix: Evaluation.confusionMatrix(network, on: test, batchSize: batchSize,
-                                                                                                  rule: learningRule)))
+                                                          matrix: run.confusionMatrix))
         }
         let chosen = reports.bestValidationEpoch
         let atValidation = chosen.map { String(format: "test accuracy at the best validation epoch (%d, validation %.2f%%) %.2f%%, ",
