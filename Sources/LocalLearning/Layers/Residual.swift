@@ -67,19 +67,9 @@ public final class Residual: CompositeLayer {
     }
 
     public func backward(_ outputGradient: Tensor, propagate: Bool, layerBackward: (Layer, Tensor, Bool) -> Tensor?) -> Tensor? {
-        let main = Self.chain(body, outputGradient, propagate: propagate, layerBackward: layerBackward)
-        let skip = shortcut.isEmpty ? outputGradient : Self.chain(shortcut, outputGradient, propagate: propagate, layerBackward: layerBackward)
+        let main = LayerChain.backward(body, outputGradient, propagate: propagate, layerBackward: layerBackward)
+        let skip = shortcut.isEmpty ? outputGradient : LayerChain.backward(shortcut, outputGradient, propagate: propagate, layerBackward: layerBackward)
         guard propagate, let main, let skip else { return nil }
         return Tensor.zip(main, skip, +)
-    }
-
-    /// Backward through a chain of layers; the first is asked for its input gradient only when `propagate`.
-    static func chain(_ layers: [Layer], _ gradient: Tensor, propagate: Bool, layerBackward: (Layer, Tensor, Bool) -> Tensor?) -> Tensor? {
-        var g = gradient
-        for (index, layer) in layers.enumerated().reversed() {
-            guard let next = layer.backward(g, propagate: propagate || index > 0, layerBackward: layerBackward) else { return nil }
-            g = next
-        }
-        return g
     }
 }

@@ -36,13 +36,7 @@ public final class Block {
     /// `fromLayer` (default: the last) is the layer whose output `outputGradient` belongs to.
     public func backward(_ outputGradient: Tensor, fromLayer last: Int? = nil, propagate: Bool,
                          layerBackward: (Layer, Tensor, Bool) -> Tensor?) -> Tensor? {
-        var gradient = outputGradient
-        for index in stride(from: last ?? layers.count - 1, through: 0, by: -1) {
-            let needInput = propagate || index > 0
-            guard let g = layers[index].backward(gradient, propagate: needInput, layerBackward: layerBackward) else { return nil }
-            gradient = g
-        }
-        return gradient
+        LayerChain.backward(layers[...(last ?? layers.count - 1)], outputGradient, propagate: propagate, layerBackward: layerBackward)
     }
 
     /// False when a parameter or BatchNorm statistic holds NaN or ±Inf (a vectorised sum per tensor:

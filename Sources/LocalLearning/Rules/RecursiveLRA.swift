@@ -156,14 +156,15 @@ public final class RecursiveLRA: LearningRule {
     /// Backward through `layers` (last to first); the first weighted one uses `feedback` and returns its
     /// input gradient only when `propagate`; returns the gradient where the walk stopped.
     static func backward(_ layers: ArraySlice<Layer>, _ gradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
-        var g = gradient
-        for layer in layers.reversed() {
-            if let weighted = layer as? WeightedLayer {
-                return weighted.backward(g, feedback: feedback, propagate: propagate)
-            }
-            g = layer.backward(g, propagate: true)!
+        guard let weighted = layers.lastIndex(where: { $0 is WeightedLayer }) else { return LayerChain.backward(layers, gradient, propagate: true) }
+        return LayerChain.backward(layers[weighted...], gradient, propagate: propagate, layerBackward: Self.through(feedback))
+    }
+
+    /// A layer's backward with `feedback` in place of a weighted layer's W.
+    static func through(_ feedback: Tensor?) -> (Layer, Tensor, Bool) -> Tensor? {
+        { layer, g, propagate in
+            (layer as? WeightedLayer).map { $0.backward(g, feedback: feedback, propagate: propagate) } ?? layer.backward(g, propagate: propagate)
         }
-        return g
     }
 
     /// Backward through `stage`'s layers from its pre-activation down to its weighted layer (which uses
@@ -219,7 +220,7 @@ public final class RecursiveLRA: LearningRule {
                 d = Self.weightInputGradient(stages[layer + 1], e, feedback: errorSynapses[layer].value)
                 s.displacements[layer] = d
                 let next = stages[layer + 1]
-                for flatten in next.block.layers[..<next.weightIndex].reversed() { d = flatten.backward(d, propagate: true)! }
+                d = LayerChain.backward(next.block.layers[..<next.weightIndex], d, propagate: true)!
                 d = Self.backward(stage.block, after: stage.activationIndex!, d)
             } else {
                 d = BLAS.matmul(e.reshaped([e.shape[0], e.count / e.shape[0]]), errorSynapses[layer].value)
@@ -244,18 +245,13 @@ public final class RecursiveLRA: LearningRule {
 
     /// The gradient at the input of `stage`'s weighted layer for `gradient` at its pre-activation.
     static func weightInputGradient(_ stage: Stage, _ gradient: Tensor, feedback: Tensor) -> Tensor {
-        var g = gradient
-        for index in stride(from: stage.preActivationIndex, to: stage.weightIndex, by: -1) {
-            g = stage.block.layers[index].backward(g, propagate: true)!
-        }
-        return stage.weighted.backward(g, feedback: feedback, propagate: true)!
+        LayerChain.backward(stage.block.layers[stage.weightIndex...stage.preActivationIndex], gradient, propagate: true,
+                            layerBackward: through(feedback))!
     }
 
     /// Backward through `block`'s layers after index `activation` (pooling), from the block output to z.
     static func backward(_ block: Block, after activation: Int, _ gradient: Tensor) -> Tensor {
-        var g = gradient
-        for layer in block.layers[(activation + 1)...].reversed() { g = layer.backward(g, propagate: true)! }
-        return g
+        LayerChain.backward(block.layers[(activation + 1)...], gradient, propagate: true)!
     }
 
     public func step(model: Model, batch: Batch, optimizer: Optimizer) -> StepStatistics {

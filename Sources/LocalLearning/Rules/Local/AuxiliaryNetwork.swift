@@ -17,7 +17,7 @@ public final class AuxiliaryNetwork {
     public func lossAndGradient(_ activation: Tensor, labels: [Int32], model: Model? = nil) -> LossResult {
         let logits = layers.reduce(activation) { $1.forward($0, mode: .training) }
         let loss = SoftmaxCrossEntropy()(logits, labels: labels)
-        let gradient = Residual.chain(layers, loss.gradient, propagate: true) { $0.backward($1, propagate: $2) }!
+        let gradient = LayerChain.backward(layers, loss.gradient, propagate: true)!
         if let model { model.memoryMeter?.sample(model, extraLayers: layers, inFlight: [activation, logits, gradient]) }
         layers.forEach { $0.releaseHeld() }
         return LossResult(loss: loss.loss, gradient: gradient, correct: loss.correct)

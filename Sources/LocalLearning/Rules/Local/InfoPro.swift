@@ -101,7 +101,7 @@ public final class InfoPro: UnitLocalRule {
         let image = state.tensors[-1]!
         let logits = decoder.reduce(activation) { $1.forward($0, mode: .training) }
         let (reconstruction, gradient) = Self.reconstructionLoss(logits, image: image.reshaped(logits.shape))
-        let decoded = Residual.chain(decoder, gradient, propagate: true) { $0.backward($1, propagate: $2) }!
+        let decoded = LayerChain.backward(decoder, gradient, propagate: true)!
         model.memoryMeter?.sample(model, extraLayers: decoder, inFlight: [activation, logits, decoded])
         decoder.forEach { $0.releaseHeld() }
         for parameter in heads[block].parameters { parameter.gradient = parameter.gradient.mapped { $0 * lambdaTask } }

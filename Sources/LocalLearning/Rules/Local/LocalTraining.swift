@@ -121,11 +121,8 @@ public enum LocalTraining {
     /// no gradient is computed for the input of the first layer.
     static func train(_ layers: [Layer], gradient: Tensor, inFlight: [Tensor], model: Model) {
         guard let first = layers.firstIndex(where: { !$0.parameters.isEmpty }) else { return }
-        var g = gradient
-        for j in stride(from: layers.count - 1, through: first, by: -1) {
-            guard let next = layers[j].backward(g, propagate: j > first) else { break }
-            g = next
-        }
+        let g = LayerChain.backward(layers[(first + 1)...], gradient, propagate: true)!
+        _ = layers[first].backward(g, propagate: false)
         model.memoryMeter?.sample(model, inFlight: inFlight + [gradient, g])
     }
 }
