@@ -76,6 +76,15 @@ public enum Safetensors {
                 (0..<entry.shape[0]).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }
             }
         }
+
+        /// A `SeededGenerator` state saved as four words (not all zero).
+        public func generatorState(_ name: String, path: String = "checkpoint") throws -> [UInt64] {
+            let words = try unsignedIntegers(name, path: path)
+            guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+                throw CheckpointError.wrongTensor(path: path, name: name, reason: "\(words.count) words, expected a generator state of 4")
+            }
+            return words
+        }
     }
 
     /// Largest header accepted (the reference implementation's limit).

@@ -101,11 +101,7 @@ public enum TrainingCheckpoint {
         let named = model.namedParameters.map { ("model.\($0.name)", $0.parameter) } + ownParameters.map { ("rule.\($0.name)", $0.parameter) }
         try optimizer.restoreState(file, prefix: "optimizer.", parameters: named, path: path)
         for (name, dropout) in model.namedDropouts {
-            let words = try file.unsignedIntegers("rng.\(name)", path: path)
-            guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-                throw CheckpointError.wrongTensor(path: path, name: "rng.\(name)", reason: "\(words.count) words, expected a generator state of 4")
-            }
-            dropout.randomState = words
+            dropout.randomState = try file.generatorState("rng.\(name)", path: path)
         }
         return contents
     }

@@ -183,10 +183,6 @@ public final class ForwardForward: LearningRule {
     public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { ["label_rng": .init(labelGenerator.stateWords)] }
 
     public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
-        let words = try file.unsignedIntegers("\(prefix)label_rng", path: path)
-        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-            throw CheckpointError.wrongTensor(path: path, name: "\(prefix)label_rng", reason: "\(words.count) words, expected a generator state of 4")
-        }
-        labelGenerator.stateWords = words
+        labelGenerator.stateWords = try file.generatorState("\(prefix)label_rng", path: path)
     }
 }

@@ -65,17 +65,28 @@ extension AuxiliaryNetworkRule {
         namedLayers(model).flatMap { name, layer in layer.parameters.map { ("\(name).\($0.name)", $0) } }
     }
 
-    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { BatchNorm.runningStatistics(of: namedLayers(model)) }
+
+    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
+        try BatchNorm.restoreRunningStatistics(of: namedLayers(model), from: file, prefix: prefix, path: path)
+    }
+}
+
+extension BatchNorm {
+    /// `<name>.running_mean` and `<name>.running_var` of every BatchNorm among `layers`: the state a
+    /// rule's own networks (auxiliary heads, decoders) save in checkpoints besides their parameters.
+    static func runningStatistics(of layers: [(name: String, layer: Layer)]) -> [String: Safetensors.Entry] {
         var entries: [String: Safetensors.Entry] = [:]
-        for case let (name, bn as BatchNorm) in namedLayers(model) {
+        for case let (name, bn as BatchNorm) in layers {
             entries["\(name).running_mean"] = .init(bn.runningStatistics.mean)
             entries["\(name).running_var"] = .init(bn.runningStatistics.variance)
         }
         return entries
     }
 
-    public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
-        for case let (name, bn as BatchNorm) in namedLayers(model) {
+    /// Restores what `runningStatistics(of:)` saved (under `prefix` in `file`).
+    static func restoreRunningStatistics(of layers: [(name: String, layer: Layer)], from file: Safetensors.File, prefix: String, path: String) throws {
+        for case let (name, bn as BatchNorm) in layers {
             bn.runningStatistics = (try file.tensor("\(prefix)\(name).running_mean", shape: [bn.channels], path: path),
                                     try file.tensor("\(prefix)\(name).running_var", shape: [bn.channels], path: path))
         }

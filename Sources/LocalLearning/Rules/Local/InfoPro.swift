@@ -136,20 +136,10 @@ public final class InfoPro: UnitLocalRule {
         namedLayers(model).flatMap { name, layer in layer.parameters.map { ("\(name).\($0.name)", $0) } }
     }
 
-    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
-        var entries: [String: Safetensors.Entry] = [:]
-        for case let (name, bn as BatchNorm) in namedLayers(model) {
-            entries["\(name).running_mean"] = .init(bn.runningStatistics.mean)
-            entries["\(name).running_var"] = .init(bn.runningStatistics.variance)
-        }
-        return entries
-    }
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { BatchNorm.runningStatistics(of: namedLayers(model)) }
 
     public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
-        for case let (name, bn as BatchNorm) in namedLayers(model) {
-            bn.runningStatistics = (try file.tensor("\(prefix)\(name).running_mean", shape: [bn.channels], path: path),
-                                    try file.tensor("\(prefix)\(name).running_var", shape: [bn.channels], path: path))
-        }
+        try BatchNorm.restoreRunningStatistics(of: namedLayers(model), from: file, prefix: prefix, path: path)
     }
 }
 

@@ -218,11 +218,7 @@ extension SLL {
         for (index, r) in projections {
             projections[index] = try file.tensor("\(prefix)\(index < 0 ? "input" : model.blocks[index].name).projection", shape: r.shape, path: path)
         }
-        let words = try file.unsignedIntegers("\(prefix)mask_rng", path: path)
-        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-            throw CheckpointError.wrongTensor(path: path, name: "\(prefix)mask_rng", reason: "\(words.count) words, expected a generator state of 4")
-        }
-        maskGenerator.stateWords = words
+        maskGenerator.stateWords = try file.generatorState("\(prefix)mask_rng", path: path)
     }
 }
 
