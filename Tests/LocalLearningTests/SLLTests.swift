@@ -95,12 +95,21 @@ struct SLLTests {
         #expect(try firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))) == firstBlock(SLL(.init(dropout: 0, inputPrior: .uniform))))
     }
 
-    @Test func configurationsSavedBeforeTheNewOptionsReadAsTheDefaults() throws {
-        let old = #"{"codes":128,"dropout":0.2,"lambda":3,"unitSize":1,"releaseActivations":true}"#
-        let c = try JSONDecoder().decode(SLL.Configuration.self, from: Data(old.utf8))
-        #expect(c == SLL.Configuration(codes: 128, dropout: 0.2, lambda: 3))
-        let custom = SLL.Configuration(distribution: .sparse, scale: 3, inputPrior: .uniform)
-        #expect(try JSONDecoder().decode(SLL.Configuration.self, from: JSONEncoder().encode(custom)) == custom)
+    @Test func projectionsScaleAsAskedAndCanReadTheBlockOutput() throws {
+        let model = try ModelSpec.build("cnn:8,M,16,A2:fc32", inputShape: [1, 8, 8], classes: 3, seed: 1)
+        func projection(_ configuration: SLL.Configuration) -> Tensor {
+            let rule = SLL(configuration)
+            rule.prepare(model)
+            return rule.projections[0]!
+        }
+        let unit = projection(.init(codes: 4)), jl = projection(.init(codes: 4, scaleMode: .jl))
+        // conv1's activation is 8×8×8 = 512 values: JL codes are √(512/4) larger.
+        #expect(unit.shape == [4, 512])
+        #expect(zip(unit.scalars, jl.scalars).allSatisfy { abs($1 - $0 * Float(128).squareRoot()) <= 1e-4 * abs($1) + 1e-6 })
+        // After the 2×2 pool the projection reads 8×4×4 values.
+        #expect(projection(.init(codes: 4, tap: .afterPooling)).shape == [4, 128])
+        let step = try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0, tap: .afterPooling)))
+        #expect(step != (try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0)))))
     }
 
     @Test func localLossGradientMatchesFiniteDifferences() throws {

@@ -75,7 +75,7 @@ public enum LocalTraining {
     public static func trainUnit(_ unit: ClosedRange<Int>, rule: some UnitLocalRule, model: Model, input: Tensor, labels: [Int32],
                                  state: inout LocalStepState, optimizer: Optimizer, learningRate: Float) -> Tensor {
         let last = model.blocks[unit.upperBound]
-        let tap = SignalTap.index(in: last)
+        let tap = rule.tapsBlockOutput ? last.layers.count - 1 : SignalTap.index(in: last)
         let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
         var activation = input
         for layer in layers { activation = layer.forward(activation, mode: .training) }

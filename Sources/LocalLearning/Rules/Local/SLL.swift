@@ -33,7 +33,23 @@ public final class SLL: UnitLocalRule {
         case uniform
     }
 
-    public struct Configuration: Sendable, Equatable, Codable {
+    /// The standard deviation of R's entries, before `scale`.
+    public enum ScaleMode: String, Sendable, CaseIterable {
+        /// 1/√D: ‖Rh‖ ≈ ‖h‖·√(d/D), code magnitudes independent of the layer width.
+        case unit
+        /// 1/√d (Johnson–Lindenstrauss): ‖Rh‖ ≈ ‖h‖, codes √(D/d) times larger.
+        case jl
+    }
+
+    /// Where a unit's projection reads its last block.
+    public enum Tap: String, Sendable, CaseIterable {
+        /// The activation's output, before the block's pooling.
+        case beforePooling = "before-pooling"
+        /// The block's output, after its pooling (4× fewer values after a 2×2 pool).
+        case afterPooling = "after-pooling"
+    }
+
+    public struct Configuration: Sendable, Equatable {
         /// Number of codes d (0: the number of classes).
         public var codes = 0
         public var dropout: Float = 0.1
@@ -42,12 +58,15 @@ public final class SLL: UnitLocalRule {
         public var unitSize = 1
         public var releaseActivations = true
         public var distribution = ProjectionDistribution.gaussian
-        /// Multiplies R's standard deviation 1/√D (the codes' scale, an inverse softmax temperature).
+        /// Multiplies R's standard deviation (the codes' scale, an inverse softmax temperature).
         public var scale: Float = 1
+        public var scaleMode = ScaleMode.unit
         public var inputPrior = InputPrior.projection
+        public var tap = Tap.beforePooling
 
         public init(codes: Int = 0, dropout: Float = 0.1, lambda: Float = 1, unitSize: Int = 1,
-                    distribution: ProjectionDistribution = .gaussian, scale: Float = 1, inputPrior: InputPrior = .projection) {
+                    distribution: ProjectionDistribution = .gaussian, scale: Float = 1, inputPrior: InputPrior = .projection,
+                    scaleMode: ScaleMode = .unit, tap: Tap = .beforePooling) {
             self.codes = codes
             self.dropout = dropout
             self.lambda = lambda
@@ -55,19 +74,8 @@ public final class SLL: UnitLocalRule {
             self.distribution = distribution
             self.scale = scale
             self.inputPrior = inputPrior
-        }
-
-        enum CodingKeys: String, CodingKey { case codes, dropout, lambda, unitSize, releaseActivations, distribution, scale, inputPrior }
-
-        /// Reads configurations saved before `distribution`, `scale` and `inputPrior` existed as the defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(codes: try c.decode(Int.self, forKey: .codes), dropout: try c.decode(Float.self, forKey: .dropout),
-                      lambda: try c.decode(Float.self, forKey: .lambda), unitSize: try c.decode(Int.self, forKey: .unitSize),
-                      distribution: try c.decodeIfPresent(ProjectionDistribution.self, forKey: .distribution) ?? .gaussian,
-                      scale: try c.decodeIfPresent(Float.self, forKey: .scale) ?? 1,
-                      inputPrior: try c.decodeIfPresent(InputPrior.self, forKey: .inputPrior) ?? .projection)
-            releaseActivations = try c.decode(Bool.self, forKey: .releaseActivations)
+            self.scaleMode = scaleMode
+            self.tap = tap
         }
     }
 
@@ -89,6 +97,8 @@ public final class SLL: UnitLocalRule {
 
     public var name: String { configuration.unitSize > 1 ? "sll+" : "sll" }
 
+    public var tapsBlockOutput: Bool { configuration.tap == .afterPooling }
+
     public func unsupportedReason(for model: Model) -> String? {
         if model.blocks.count < 2 { return "the model has no hidden block to train with a local loss" }
         if codeCount(model) < model.classes {
@@ -104,13 +114,13 @@ public final class SLL: UnitLocalRule {
         guard projections.isEmpty else { return }
         let d = codeCount(model)
         precondition(d >= model.classes, "SLL needs at least as many codes as classes")
-        let shapes = SignalTap.hiddenShapes(of: model)
+        let shapes = configuration.tap == .afterPooling ? Array(model.blockOutputShapes.dropLast()) : SignalTap.hiddenShapes(of: model)
         let input = configuration.inputPrior == .projection ? [(-1, model.inputShape.reduce(1, *))] : []
         let sizes = input + LocalTraining.units(of: model, size: configuration.unitSize).map { ($0.upperBound, shapes[$0.upperBound].reduce(1, *)) }
         for (index, size) in sizes {
             // Each projection from its own stream: R_l does not depend on how many blocks follow.
             var rng = SeededGenerator(seed: seed ^ 0x9_0000 &+ UInt64(index + 1))
-            let sd = configuration.scale / Float(size).squareRoot()
+            let sd = configuration.scale / Float(configuration.scaleMode == .jl ? d : size).squareRoot()
             projections[index] = Tensor(shape: [d, size]).mapped { _ in sd * Self.entry(configuration.distribution, using: &rng) }
         }
     }
@@ -232,6 +242,8 @@ extension SLL {
             .choice("sll-projection", \.distribution, help: "Distribution of the projection entries, all of variance scale²/D (sparse: Achlioptas)."),
             .number("sll-scale", \.scale, help: "Factor on the projection's standard deviation 1/√D (scales the codes, an inverse softmax temperature).",
                     requirement: "a positive number") { $0 > 0 },
+            .choice("sll-scale-mode", \.scaleMode, help: "Standard deviation of R's entries before --sll-scale: unit (1/√D, codes independent of the layer width) or jl (1/√d, Johnson–Lindenstrauss: codes √(D/d) larger)."),
+            .choice("sll-tap", \.tap, help: "Where each unit's projection reads its last block: before-pooling (the activation) or after-pooling (the block's output)."),
             .choice("sll-input-prior", \.inputPrior, help: "The first block's prior: projection (softmax of a fixed random projection of the input) or uniform."),
             .localUnit(\.unitSize),
         ], diagnoseInComparisons: true) { configuration, seed in SLL(configuration, seed: seed) }

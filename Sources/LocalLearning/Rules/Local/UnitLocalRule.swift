@@ -19,6 +19,8 @@ public protocol UnitLocalRule: LearningRule {
     var globalTail: Int { get }
     /// Whether each unit frees what it held for backward as soon as its update is done.
     var releasesActivations: Bool { get }
+    /// Whether a unit's loss reads its last block's output (after pooling) instead of `SignalTap`'s activation.
+    var tapsBlockOutput: Bool { get }
     /// The state a step starts with, drawn in the order the sequential step would draw it.
     func beginStep(_ batch: Batch, model: Model) -> LocalStepState
     /// The loss of the unit whose last block is `block`, on that block's tapped `activation`, with
@@ -30,6 +32,7 @@ extension UnitLocalRule {
     public var unitSize: Int { 1 }
     public var globalTail: Int { 0 }
     public var releasesActivations: Bool { true }
+    public var tapsBlockOutput: Bool { false }
     public func beginStep(_ batch: Batch, model: Model) -> LocalStepState { LocalStepState() }
     /// Units learn from their own losses only: any of them can run as a pipeline stage.
     public var pipelineRefusal: String? { nil }
