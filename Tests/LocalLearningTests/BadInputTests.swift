@@ -19,6 +19,16 @@ struct BadInputTests {
         (["experiment", "memory-depth", "--rules", "auglocal", "--depths", "2", "--width", "8"], 0, "not applicable"),
         // 2
         (["train", "--rule", "sll", "--sll-codes", "5"] + tiny, 1, "--sll-codes 5 is fewer than the 10 classes"),
+        // Rule options: declared by the rule, checked by it, refused for other rules
+        (["train", "--rule", "bp", "--sll-codes", "32"] + tiny, 64, "--sll-codes is an option of sll, not of bp"),
+        (["train", "--rule", "sll", "--sll-tap", "middle"] + tiny, 64, "unknown --sll-tap 'middle'; expected one of: before-pooling, after-pooling"),
+        (["train", "--rule", "sll", "--sll-dropout", "1"] + tiny, 64, "--sll-dropout must be in [0, 1), got '1'"),
+        (["train", "--rule", "sll", "--sll-codes"] + tiny, 64, "--sll-codes needs a value"),
+        (["train", "--rule", "lls", "--no-such-option", "3"] + tiny, 64, "unknown option '--no-such-option'"),
+        (["train", "--rule", "pepita", "--model", "cnn:4:fc8", "--epochs", "1", "--train-limit", "64", "--threads", "1"], 1,
+         "rule pepita cannot train cnn:4:fc8: PEPITA: block conv1 is Conv2D"),
+        (["compare", "--rules", "bp", "--set", "bp.sll-codes=3"], 64, "unknown key 'sll-codes'"),
+        (["compare", "--rules", "sll", "--set", "sll.sll-codes=-3"], 64, "--sll-codes must be a whole number"),
         // 3, 15, 19: optimizer hyperparameters
         (["train", "--weight-decay=-1"] + tiny, 64, "--weight-decay must be a number ≥ 0, got -1.0"),
         (["train", "--weight-decay", "nan"] + tiny, 64, "--weight-decay must be a number ≥ 0, got nan"),

@@ -149,6 +149,25 @@ struct BadRunStateTests {
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("\"on_nan\":\"skip-batch\""))
     }
 
+    @Test func aConfigurationSavedBeforeRulesDeclaredTheirOptionsResumesWithItsValues() throws {
+        let folder = try CLI.temporaryFolder("legacy")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder, extra: ["--rule", "sll", "--sll-codes", "16", "--sll-lambda", "3"])
+        // The layout of 2026-11: flat rule fields and nested rec-LRA and SLL configurations, no ruleOptions.
+        try editConfiguration(of: run) {
+            $0.removeValue(forKey: "ruleOptions")
+            $0["sll"] = ["codes": 16, "dropout": 0.1, "lambda": 3, "unitSize": 1, "releaseActivations": true]
+            $0["recLRA"] = ["beta": 0.1, "gamma": 0.1, "errorSynapses": "track-forward", "wiring": "chain", "errorInitScale": 0.1]
+            ($0["feedbackInit"], $0["constrainWeights"], $0["basis"], $0["temperature"], $0["localUnit"]) = ("xavier", false, "square", 0.5, 1)
+        }
+        let log = "\(folder)/log.jsonl"
+        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(result.status == 0, "\(result.errors)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("\"sll-codes\":\"16\"") && text.contains("\"sll-lambda\":\"3.0\""), "\(text.prefix(600))")
+        #expect(!text.contains("\"basis\""), "options of other rules are dropped")
+    }
+
     @Test func anEmptySplitIsRefused() throws {
         let fixtures = try Fixtures()
         defer { fixtures.remove() }
