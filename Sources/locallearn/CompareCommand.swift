@@ -177,21 +177,14 @@ struct CompareCommand: ParsableCommand {
     }
 
     func runChild(rule: String, recipe: RuleRecipe, seed: UInt64, log: String) throws -> ComparisonRow {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = trainArguments(rule: rule, recipe: recipe, log: log, seed: seed)
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            FileHandle.standardError.write(Data(errorText.utf8))
-            let lines = errorText.split(separator: "\n").map(String.init)
-            // The child's own one-line error, not the usage hint the parser prints after it.
-            let message = lines.first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst(7)) }
-                ?? lines.last ?? "exit status \(process.terminationStatus)"
-            return ComparisonRow(rule: rule, status: .failed(message: message), recipe: recipe)
+        let ended = try ChildProcess.run(trainArguments(rule: rule, recipe: recipe, log: log, seed: seed))
+        if ended.status == 130 {
+            print("compare interrupted in rule \(rule); the finished rules' logs are in \(out)/")
+            throw ExitCode(130)
+        }
+        guard ended.status == 0 else {
+            FileHandle.standardError.write(Data(ended.errors.utf8))
+            return ComparisonRow(rule: rule, status: .failed(message: ended.message), recipe: recipe)
         }
         do {
             return try RunLogReader.row(rule: rule, recipe: recipe, path: log)

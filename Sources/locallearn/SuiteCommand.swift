@@ -77,40 +77,21 @@ struct SuiteCommand: ParsableCommand {
         }
         try? FileManager.default.removeItem(atPath: "\(folder)/\(row.name).error")
         let saved = FileManager.default.fileExists(atPath: "\(checkpoints)/\(TrainingCheckpoint.fileName)")
-        let arguments = saved
-            ? ["train", "--resume", checkpoints, "--log", log]
-            : ["train"] + suite.arguments(for: row) + ["--log", log, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", "--overwrite"]
+        let fresh = ["train"] + suite.arguments(for: row) + ["--log", log, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", "--overwrite"]
+        let arguments = saved ? ["train", "--resume", checkpoints, "--log", log] : fresh
         print("── \(row.name): " + (saved ? "resuming from \(checkpoints)" : arguments.dropFirst().joined(separator: " ")))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        // Foundation starts the child in its own process group, so Ctrl-C reaches only the suite:
-        // it hands the signal on and waits for the child to save its checkpoint and exit 130.
-        signal(SIGINT, SIG_IGN)
-        let child = process.processIdentifier
-        let forward = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        forward.setEventHandler { kill(child, SIGINT) }
-        forward.resume()
-        defer {
-            forward.cancel()
-            signal(SIGINT, SIG_DFL)
-        }
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        switch process.terminationStatus {
+        let ended = try ChildProcess.run(arguments)
+        switch ended.status {
         case 0:
-            try SuiteReport.Provenance.current(command: "locallearn " + arguments.joined(separator: " "))
+            // The row's own command, also when it finished by resuming (which continues it bit for bit).
+            try SuiteReport.Provenance.current(command: "locallearn " + fresh.joined(separator: " "))
                 .write(to: "\(folder)/\(row.name).provenance.json")
         case 130:
             print("suite interrupted in row \(row.name); rerun `locallearn suite \(file)\(out.map { " --out \($0)" } ?? "")` to continue")
             throw ExitCode(130)
         default:
-            FileHandle.standardError.write(Data(errorText.utf8))
-            let lines = errorText.split(separator: "\n").map(String.init)
-            let message = lines.first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst(7)) } ?? lines.last ?? "exit status \(process.terminationStatus)"
+            FileHandle.standardError.write(Data(ended.errors.utf8))
+            let message = ended.message
             try message.write(toFile: "\(folder)/\(row.name).error", atomically: true, encoding: .utf8)
             print("   \(row.name) failed: \(message)")
         }
