@@ -27,11 +27,7 @@ extension TrainCommand {
     /// Tracks the conservation law from the initial weights: with the rule's B for FA variants,
     /// backprop's balance law for BP; other rules have no such law.
     static func conservationTracker(rule: LearningRule, model: Model) -> ConservationLaw.Tracker? {
-        if let fa = rule as? FeedbackAlignment {
-            fa.prepare(model)
-            return ConservationLaw.Tracker(model: model) { fa.feedbackMatrix(for: $0) }
-        }
-        return rule is Backprop ? ConservationLaw.Tracker(model: model) { _ in nil } : nil
+        rule.feedbackView(model).map { view in ConservationLaw.Tracker(model: model) { view.feedback($0) } }
     }
 
     static func diagnose(rule: LearningRule, model: Model, batch: Batch, epoch: Int,
@@ -48,8 +44,7 @@ extension TrainCommand {
         model.unitMonitor?.reset()
         print("    update ∠ BP gradient: " + angles.map { "\($0.layer) \(degrees($0.degrees))" }.joined(separator: ", "))
         var feedback: [DiagnosticsRecord.Feedback]?
-        if let fa = rule as? FeedbackAlignment {
-            let rows = fa.weightFeedbackAlignment(model)
+        if let rows = rule.feedbackView(model)?.alignment(), !rows.isEmpty {
             print("    W ∠ B, ‖B‖/‖W‖: " + rows.map { "\($0.layer) \(degrees($0.degrees)) \(String(format: "%.2f", $0.normRatio))" }
                 .joined(separator: ", "))
             feedback = rows.map { DiagnosticsRecord.Feedback(layer: $0.layer, degrees: $0.degrees, normRatio: $0.normRatio) }

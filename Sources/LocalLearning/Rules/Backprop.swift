@@ -19,6 +19,9 @@ extension Backprop {
     }
 
     public func stateBytes(_ model: Model) -> Int { 0 }
+
+    /// Every error travels through W.
+    public func feedbackView(_ model: Model) -> FeedbackView? { FeedbackView(feedback: { _ in nil }, alignment: { [] }) }
 }
 
 extension Backprop {

@@ -78,6 +78,11 @@ public final class FeedbackAlignment: LearningRule {
     }
 
     /// Per weighted layer: the angle between W and its current feedback B, and ‖B‖/‖W‖.
+    public func feedbackView(_ model: Model) -> FeedbackView? {
+        prepare(model)
+        return FeedbackView(feedback: { self.feedbackMatrix(for: $0) }, alignment: { self.weightFeedbackAlignment(model) })
+    }
+
     public func weightFeedbackAlignment(_ model: Model) -> [(layer: String, degrees: Double?, normRatio: Double)] {
         prepare(model)
         return model.blocks.flatMap { block in

@@ -65,6 +65,9 @@ public protocol LearningRule: AnyObject {
 
     /// Class scores for a batch of images — how the rule predicts. Default: the model's forward pass.
     func scores(model: Model, images: Tensor) -> Tensor
+    /// The matrices the error signal travels through, for diagnostics (W ∠ B, the conservation law).
+    /// Default: none.
+    func feedbackView(_ model: Model) -> FeedbackView?
 }
 
 extension LearningRule {
@@ -83,6 +86,7 @@ extension LearningRule {
     }
     public var dataParallelRefusal: String? { nil }
     public func scores(model: Model, images: Tensor) -> Tensor { model.forward(images, mode: .evaluation) }
+    public func feedbackView(_ model: Model) -> FeedbackView? { nil }
 
     /// nil when this rule can train `model`, else the reason it cannot — the one check every command makes
     /// before it builds a rule on a model (train, compare, costs, experiments, bench).

@@ -57,11 +57,11 @@ public enum FAClassesExperiment {
                                           trainLoader: DataLoader(dataset: train, batchSize: configuration.batchSize, seed: seed),
                                           testSet: test, epochs: configuration.epochs)
                     let reports = try trainer.run()
-                    let angles = (learningRule as? FeedbackAlignment)?.weightFeedbackAlignment(model).compactMap(\.degrees)
+                    let angles = learningRule.feedbackView(model)?.alignment().compactMap(\.degrees)
                     let result = Run(dataset: dataset, classes: k, rule: rule, seed: seed,
                                      trainAccuracy: Evaluation.evaluate(model, on: train, batchSize: 500).accuracy,
                                      testAccuracy: reports.last!.testAccuracy,
-                                     feedbackAngle: angles.map { $0.reduce(0, +) / Double(max($0.count, 1)) },
+                                     feedbackAngle: angles.flatMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) },
                                      seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     progress(result)
                     runs.append(result)

@@ -84,9 +84,8 @@ public enum FAConservationExperiment {
                 let model = try ModelSpec.build("mlp:\(inputs)-\(width)-\(train.classes):leakyrelu", inputShape: train.sampleShape,
                                                 classes: train.classes, seed: configuration.seed)
                 try rule.checkCanTrain(model)
-                let fa = rule as? FeedbackAlignment
-                fa?.prepare(model)
-                let feedback: (Linear) -> Tensor? = { layer in fa?.feedbackMatrix(for: layer) }
+                let view = rule.feedbackView(model)
+                let feedback: (Linear) -> Tensor? = { layer in view?.feedback(layer) }
                 let tracker = ConservationLaw.Tracker(model: model, feedback: feedback)
                 let pair = ConservationLaw.pairs(model)[0]
                 let before = ConservationLaw.terms(pair, feedback: feedback(pair.outgoing))
@@ -107,7 +106,7 @@ public enum FAConservationExperiment {
                     rule: name, width: width,
                     trainAccuracy: Evaluation.evaluate(model, on: subset, batchSize: 1000).accuracy,
                     testAccuracy: Evaluation.evaluate(model, on: test, batchSize: 1000).accuracy,
-                    lastLayerFeedbackAngle: fa.map { UpdateAlignment.angle(output.weight.value, $0.feedbackMatrix(for: output)) } ?? 0,
+                    lastLayerFeedbackAngle: view?.feedback(output).map { UpdateAlignment.angle(output.weight.value, $0) } ?? 0,
                     hiddenUpdateAngle: UpdateAlignment.measure(rule: rule, model: model, batch: batch).first?.degrees,
                     conservationDrift: tracker.deviations()[0],
                     ratioDeviation: abs(numerator / denominator - 1),
