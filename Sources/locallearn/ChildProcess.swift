@@ -1,8 +1,9 @@
 import Foundation
+import LocalLearning
 
 /// A `locallearn` child process (one row of `compare` or `suite`). Foundation starts it in its own
-/// process group, so Ctrl-C at the terminal reaches only the parent: while the child runs, the
-/// parent ignores SIGINT and hands it on, and the child saves what it has and exits 130.
+/// process group, so Ctrl-C at the terminal reaches only the parent: the parent hands it on once,
+/// and the child saves what it has and exits 130.
 enum ChildProcess {
     struct Ended {
         var status: Int32
@@ -23,17 +24,27 @@ enum ChildProcess {
         let errors = Pipe()
         process.standardError = errors
         try process.run()
-        signal(SIGINT, SIG_IGN)
-        let child = process.processIdentifier
-        let forward = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        forward.setEventHandler { kill(child, SIGINT) }
-        forward.resume()
-        defer {
-            forward.cancel()
-            signal(SIGINT, SIG_DFL)
+        // The first Ctrl-C only sets a flag (a real handler, so it works even where the shell started
+        // this process with SIGINT ignored, as it does for background jobs); the child gets it once.
+        Runtime.installInterruptHandler()
+        let reader = DispatchQueue(label: "child-stderr")
+        nonisolated(unsafe) var captured = Data()
+        let drained = DispatchSemaphore(value: 0)
+        reader.async {
+            captured = errors.fileHandleForReading.readDataToEndOfFile()
+            drained.signal()
         }
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var forwarded = false
+        while process.isRunning {
+            if Runtime.interruptRequested, !forwarded {
+                kill(process.processIdentifier, SIGINT)
+                forwarded = true
+            }
+            usleep(50_000)
+        }
+        drained.wait()
         process.waitUntilExit()
+        let text = String(decoding: captured, as: UTF8.self)
         return Ended(status: process.terminationStatus, errors: text)
     }
 }
