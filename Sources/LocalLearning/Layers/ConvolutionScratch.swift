@@ -8,6 +8,8 @@ final class ConvolutionScratch {
     let columns = Workspace()
     let product = Workspace()
     let gradientColumns = Workspace()
+    /// Winograd's transformed filters.
+    let filters = Workspace()
 
     /// About this many floats of patch columns per chunk (4 MiB: large GEMMs that stay in cache).
     static let chunkFloats = 1 << 20
@@ -23,7 +25,7 @@ final class ConvolutionScratch {
         return scratch
     }
 
-    var heldBuffers: [HeldBuffer] { [columns, product, gradientColumns].compactMap(\.heldBuffer) }
+    var heldBuffers: [HeldBuffer] { [columns, product, gradientColumns, filters].compactMap(\.heldBuffer) }
 
     /// The batch split into consecutive chunks whose patch columns hold about `floats` floats.
     static func chunks(batch: Int, geometry g: ConvolutionGeometry, floats: Int = chunkFloats) -> [Range<Int>] {

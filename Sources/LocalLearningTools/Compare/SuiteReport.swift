@@ -81,7 +81,7 @@ public enum SuiteReport {
     /// Writes results.md, results.csv and report.html into `folder`.
     public static func write(suite: Suite, folder: String, command: String) throws {
         let (rows, pending) = try rows(suite: suite, folder: folder)
-        var markdown = "# \(suite.title)\n\n" + (suite.notes.map { $0 + "\n\n" } ?? "")
+        var markdown = "# \(suite.title)\n\n" + (suite.notes.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" } ?? "")
         markdown += "Command: `\(command)` — each row's exact command, commit, machine and date are listed below.\n\n"
         markdown += ComparisonTable.markdown(rows) + ComparisonTable.unitsMarkdown(rows)
         let withPaper = suite.rows.filter { $0.paper != nil }
