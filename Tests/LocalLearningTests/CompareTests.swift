@@ -83,6 +83,11 @@ struct CompareTests {
         let combined = ComparisonRow.combining([run([0.6, 0.7], [0.5, 0.6], seconds: 10), run([0.5, 0.9], [0.8, 0.4], seconds: 20)], seeds: [1, 2])
         #expect(combined.seedFigures?.atBestValidation == [0.7, 0.5] && combined.seedFigures?.finalTest == [0.7, 0.9])
         #expect(zip(combined.testAccuracies, [0.55, 0.8]).allSatisfy { abs($0 - $1) < 1e-12 } && combined.trainSeconds == 15)
+        // The curve's band: ± one standard deviation over the seeds at each epoch (0.0707 and 0.1414).
+        #expect(zip(combined.testAccuracyDeviations ?? [], [0.1 / 2.0.squareRoot(), 0.2 / 2.0.squareRoot()]).allSatisfy { abs($0 - $1) < 1e-9 })
+        let report = HTMLReport.render(title: "t", subtitle: "s", rows: [combined])
+        #expect(report.contains("<polygon") && report.contains("band: ± one standard deviation"))
+        #expect(!HTMLReport.render(title: "t", subtitle: "s", rows: [run([0.6, 0.7], [0.5, 0.6], seconds: 1)]).contains("<polygon"))
         #expect(ComparisonRow.spread([0.7, 0.5]) == "60.00 ± 14.14%")
         #expect(ComparisonTable.markdown([combined]).contains("| bp | adam 0.001 | 60.00 ± 14.14% | 80.00 ± 14.14% | 80.00 ± 14.14% | 90.00 ± 0.00% | 15.0 s |"))
         let failing = ComparisonRow(rule: "bp", status: .failed(message: "NaN"), recipe: nil)

@@ -55,6 +55,8 @@ public struct ComparisonRow: Sendable, Codable {
     public var seed: UInt64?
     /// Set on a row that combines runs over several seeds: their accuracies.
     public var seedFigures: SeedFigures?
+    /// With several seeds: the standard deviation of the test accuracy at each epoch (the curve is the mean).
+    public var testAccuracyDeviations: [Double]?
 
     public init(rule: String, status: Status, recipe: RuleRecipe? = nil) {
         self.rule = rule

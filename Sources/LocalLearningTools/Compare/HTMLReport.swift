@@ -7,8 +7,10 @@ public enum HTMLReport {
         let done = rows.filter { $0.status == .done }
         var body = "<h1>\(SVGChart.escape(title))</h1>\n<p>\(SVGChart.escape(subtitle))</p>\n"
         body += table(rows)
-        body += SVGChart.lines(title: "Test accuracy per epoch", series: done.map { ($0.rule, $0.testAccuracies.map { Optional($0 * 100) }) },
-                               xLabel: "epoch", yLabel: "test accuracy (%)")
+        let seeded = done.contains { $0.testAccuracyDeviations != nil }
+        body += SVGChart.lines(title: "Test accuracy per epoch" + (seeded ? " (mean over seeds, band: ± one standard deviation)" : ""),
+                               series: done.map { ($0.rule, $0.testAccuracies.map { Optional($0 * 100) }) },
+                               xLabel: "epoch", yLabel: "test accuracy (%)", bands: done.map { $0.testAccuracyDeviations?.map { $0 * 100 } })
         body += SVGChart.bars(title: "Engine peak training memory (activations + parameters + gradients + optimizer + rule state)",
                               items: done.compactMap { r in r.memory.map { (r.rule, Double($0.totalBytes) / 1_048_576) } }, unit: "MiB")
         body += SVGChart.bars(title: "Process peak RSS", items: done.compactMap { r in r.peakResidentBytes.map { (r.rule, Double($0) / 1_048_576) } },

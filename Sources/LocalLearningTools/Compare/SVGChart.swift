@@ -32,12 +32,20 @@ public enum SVGChart {
         return values
     }
 
-    /// Lines over x = 1…n, one per series (nil values leave gaps), with axes, ticks and a legend.
+    /// Lines over x = 1…n, one per series (nil values leave gaps), with axes, ticks and a legend; a
+    /// series with `bands` (its value ± a half-width per point, e.g. one standard deviation over seeds)
+    /// gets a translucent band of its colour around its line.
     public static func lines(title: String, series: [(name: String, values: [Double?])], xLabel: String, yLabel: String,
-                             width: Int = 720, height: Int = 360) -> String {
+                             bands: [[Double]?] = [], width: Int = 720, height: Int = 360) -> String {
         let (left, right, top, bottom) = (64.0, 170.0, 36.0, 48.0)
         let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
-        let all = series.flatMap { $0.values.compactMap { $0 } }
+        func band(_ index: Int) -> [(Double, Double)]? {
+            guard index < bands.count, let widths = bands[index] else { return nil }
+            let values = series[index].values
+            guard widths.count == values.count, values.allSatisfy({ $0 != nil }) else { return nil }
+            return zip(values, widths).map { ($0! - $1, $0! + $1) }
+        }
+        let all = series.flatMap { $0.values.compactMap { $0 } } + series.indices.flatMap { band($0)?.flatMap { [$0.0, $0.1] } ?? [] }
         let n = max(series.map(\.values.count).max() ?? 1, 1)
         var low = all.min() ?? 0, high = all.max() ?? 1
         if high - low < 1e-9 { low -= 0.5; high += 0.5 }
@@ -59,6 +67,11 @@ public enum SVGChart {
         svg += "<text transform=\"translate(16 \(format(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel))</text>\n"
         for (index, s) in series.enumerated() {
             let colour = palette[index % palette.count]
+            if let band = band(index), band.count > 1 {
+                let upper = band.enumerated().map { "\(format(x($0.offset))),\(format(y($0.element.1)))" }
+                let lower = band.enumerated().reversed().map { "\(format(x($0.offset))),\(format(y($0.element.0)))" }
+                svg += "<polygon fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+            }
             var runs: [[String]] = [[]]
             for (i, v) in s.values.enumerated() {
                 if let v { runs[runs.count - 1].append("\(format(x(i))),\(format(y(v)))") } else { runs.append([]) }

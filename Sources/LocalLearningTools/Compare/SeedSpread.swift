@@ -29,6 +29,7 @@ extension ComparisonRow {
             }
         }
         row.testAccuracies = meanCurve { $0.testAccuracies.map(Optional.init) }.compactMap { $0 }
+        row.testAccuracyDeviations = (0..<epochs).map { e in Spread(runs.map { $0.testAccuracies[e] })?.deviation ?? 0 }
         row.validationAccuracies = meanCurve(\.validationAccuracies)
         row.trainSeconds = mean(runs.compactMap(\.trainSeconds))
         row.wallSeconds = mean(runs.compactMap(\.wallSeconds))
