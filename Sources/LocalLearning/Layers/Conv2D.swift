@@ -16,14 +16,16 @@ public final class Conv2D: WeightedLayer {
     /// Floats of patch columns per chunk of samples (tests make it small to force several chunks).
     var chunkFloats = ConvolutionScratch.chunkFloats
     /// Whether 3×3 stride-1 convolutions with enough channels use Winograd's F(2×2, 3×3) (forward and
-    /// input gradient; the weight gradient stays im2col). Opt-in (`LOCALLEARN_WINOGRAD=1`): with its
-    /// scalar tile transforms it measured 1.1–2.7× slower than im2col + OpenBLAS on ResNet-20's 16–64
-    /// channel layers (2026-12-01), so im2col stays the default until the transforms are vectorised.
-    var allowsWinograd = ProcessInfo.processInfo.environment["LOCALLEARN_WINOGRAD"] != nil
+    /// input gradient; the weight gradient stays im2col). `LOCALLEARN_NO_WINOGRAD=1` turns it off for
+    /// a run (to measure one against the other); tests switch it per layer.
+    var allowsWinograd = ProcessInfo.processInfo.environment["LOCALLEARN_NO_WINOGRAD"] == nil
+    /// Channels on both sides from which Winograd is used: measured 2026-12-01 (ResNet-20 blocks, one
+    /// thread), it is ~10% slower than im2col at 16 channels, even at 32 and ~15% faster at 64.
+    var winogradChannels = 64
 
-    /// Winograd pays where both channel counts feed a GEMM of some size: 3×3, stride 1, padding ≤ 2, ≥ 8 channels.
+    /// 3×3, stride 1, padding ≤ 2, and at least `winogradChannels` channels in and out.
     func usesWinograd(from inputs: Int, to outputs: Int) -> Bool {
-        allowsWinograd && kernelSize == 3 && stride == 1 && padding <= 2 && inputs >= 8 && outputs >= 8
+        allowsWinograd && kernelSize == 3 && stride == 1 && padding <= 2 && min(inputs, outputs) >= winogradChannels
     }
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,

@@ -59,37 +59,44 @@ enum Winograd {
         let (ho, wo) = (h + 2 * p - 2, w + 2 * p - 2)
         let (th, tw) = ((ho + 1) / 2, (wo + 1) / 2)
         let tiles = n * th * tw
-        // V = Bᵀ d B for every (channel, tile), laid out [16][C][tiles].
+        // V = Bᵀ d B for every (channel, tile), laid out [16][C][tiles]: the row combinations Bᵀ d run
+        // over whole zero-padded rows (contiguous, vectorised), the column ones pick each tile's four.
+        let span = 2 * tw + 2
         Parallel.forRanges(c, costPerItem: tiles * 32) { channels in
-            let d = UnsafeMutablePointer<Float>.allocate(capacity: 32), t = d + 16
-            defer { d.deallocate() }
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 8 * span)
+            defer { rows.deallocate() }
+            let (r0, r1, r2, r3) = (rows, rows + span, rows + 2 * span, rows + 3 * span)
+            let t = rows + 4 * span
             for ci in channels {
                 for s in 0..<n {
                     let plane = x + (s * c + ci) * h * w
                     for ty in 0..<th {
-                        for tx in 0..<tw {
-                            let (top, left) = (2 * ty - p, 2 * tx - p)
-                            for r in 0..<4 {
-                                let yy = top + r
-                                for q in 0..<4 {
-                                    let xx = left + q
-                                    d[r * 4 + q] = yy >= 0 && yy < h && xx >= 0 && xx < w ? plane[yy * w + xx] : 0
-                                }
-                            }
-                            // Rows: t = Bᵀ d, then columns: V = t B.
-                            for q in 0..<4 {
-                                t[q] = d[q] - d[8 + q]
-                                t[4 + q] = d[4 + q] + d[8 + q]
-                                t[8 + q] = d[8 + q] - d[4 + q]
-                                t[12 + q] = d[4 + q] - d[12 + q]
-                            }
-                            let tile = (s * th + ty) * tw + tx
-                            for r in 0..<4 {
-                                let row = r * 4
-                                v[((row + 0) * c + ci) * tiles + tile] = t[row] - t[row + 2]
-                                v[((row + 1) * c + ci) * tiles + tile] = t[row + 1] + t[row + 2]
-                                v[((row + 2) * c + ci) * tiles + tile] = t[row + 2] - t[row + 1]
-                                v[((row + 3) * c + ci) * tiles + tile] = t[row + 1] - t[row + 3]
+                        // The tile row's four input rows, zero outside the image.
+                        for r in 0..<4 {
+                            let row = rows + r * span
+                            row.update(repeating: 0, count: span)
+                            let yy = 2 * ty - p + r
+                            guard yy >= 0 && yy < h else { continue }
+                            let count = min(w, span - p)
+                            if count > 0 { (row + p).update(from: plane + yy * w, count: count) }
+                        }
+                        for j in 0..<span {
+                            t[j] = r0[j] - r2[j]
+                            t[span + j] = r1[j] + r2[j]
+                            t[2 * span + j] = r2[j] - r1[j]
+                            t[3 * span + j] = r1[j] - r3[j]
+                        }
+                        let tile0 = (s * th + ty) * tw
+                        for row in 0..<4 {
+                            let source = t + row * span
+                            let out0 = v + ((row * 4 + 0) * c + ci) * tiles + tile0, out1 = v + ((row * 4 + 1) * c + ci) * tiles + tile0
+                            let out2 = v + ((row * 4 + 2) * c + ci) * tiles + tile0, out3 = v + ((row * 4 + 3) * c + ci) * tiles + tile0
+                            for tx in 0..<tw {
+                                let b = source + 2 * tx
+                                out0[tx] = b[0] - b[2]
+                                out1[tx] = b[1] + b[2]
+                                out2[tx] = b[2] - b[1]
+                                out3[tx] = b[1] - b[3]
                             }
                         }
                     }
@@ -100,30 +107,39 @@ enum Winograd {
         for xi in 0..<16 {
             BLAS.gemm(m: k, n: tiles, k: c, a: u + xi * k * c, b: v + xi * c * tiles, c: m + xi * k * tiles)
         }
-        // Y = Aᵀ M A per (out channel, tile), cropped to the output and shifted by the bias.
+        // Y = Aᵀ M A per (out channel, tile), cropped to the output and shifted by the bias; each tile
+        // row reads its 16 transformed planes as contiguous runs of tiles.
         Parallel.forRanges(k, costPerItem: tiles * 24) { outs in
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 8)
-            defer { rows.deallocate() }
+            let planes = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 16)
+            defer { planes.deallocate() }
             for o in outs {
                 let shift = bias?[o] ?? 0
                 for s in 0..<n {
                     let plane = y + (s * k + o) * ho * wo
                     for ty in 0..<th {
+                        let tile0 = (s * th + ty) * tw
+                        for xi in 0..<16 { planes[xi] = UnsafePointer(m + (xi * k + o) * tiles + tile0) }
+                        let top = plane + 2 * ty * wo, hasSecondRow = 2 * ty + 1 < ho
+                        let bottom = top + wo
                         for tx in 0..<tw {
-                            let tile = (s * th + ty) * tw + tx
-                            let base = m + o * tiles + tile, stride = k * tiles
-                            // s = Aᵀ M (2×4), then Y = s A (2×2).
+                            // s = Aᵀ M: row 0 = M0 + M1 + M2, row 1 = M1 − M2 − M3 (Mp: the p-th row of the 4×4 tile).
+                            var upper = (Float(0), Float(0), Float(0), Float(0)), lower = upper
                             for q in 0..<4 {
-                                let (m0, m1, m2, m3) = (base[q * stride], base[(4 + q) * stride], base[(8 + q) * stride], base[(12 + q) * stride])
-                                rows[q] = m0 + m1 + m2
-                                rows[4 + q] = m1 - m2 - m3
+                                let (m0, m1, m2, m3) = (planes[q][tx], planes[4 + q][tx], planes[8 + q][tx], planes[12 + q][tx])
+                                let (u, l) = (m0 + m1 + m2, m1 - m2 - m3)
+                                switch q {
+                                case 0: (upper.0, lower.0) = (u, l)
+                                case 1: (upper.1, lower.1) = (u, l)
+                                case 2: (upper.2, lower.2) = (u, l)
+                                default: (upper.3, lower.3) = (u, l)
+                                }
                             }
-                            for r in 0..<2 {
-                                let yy = 2 * ty + r
-                                guard yy < ho else { continue }
-                                let row = rows + r * 4, left = 2 * tx
-                                plane[yy * wo + left] = row[0] + row[1] + row[2] + shift
-                                if left + 1 < wo { plane[yy * wo + left + 1] = row[1] - row[2] - row[3] + shift }
+                            let left = 2 * tx
+                            top[left] = upper.0 + upper.1 + upper.2 + shift
+                            if hasSecondRow { bottom[left] = lower.0 + lower.1 + lower.2 + shift }
+                            if left + 1 < wo {
+                                top[left + 1] = upper.1 - upper.2 - upper.3 + shift
+                                if hasSecondRow { bottom[left + 1] = lower.1 - lower.2 - lower.3 + shift }
                             }
                         }
                     }
