@@ -45,12 +45,7 @@ public struct RuleDescriptor {
         self.diagnoseInComparisons = diagnoseInComparisons
         func settings(_ given: [String: String]) throws -> Settings {
             var settings = defaults
-            for (key, _) in given where !options.contains(where: { $0.name == key }) {
-                let owners = RuleRegistry.all.filter { $0.options.contains { $0.name == key } }.map(\.name)
-                throw RuleOptionError(owners.isEmpty
-                    ? "unknown option '--\(key)'"
-                    : "--\(key) is an option of \(owners.joined(separator: ", ")), not of \(name)")
-            }
+            for (key, _) in given where !options.contains(where: { $0.name == key }) { throw Self.unknown(key, rule: name) }
             for option in options { if let text = given[option.name] { try option.write(&settings, text) } }
             if let problem = check(settings) { throw RuleOptionError("rule \(name): \(problem)") }
             return settings
@@ -69,6 +64,12 @@ public struct RuleDescriptor {
     /// A fresh rule with these options; its random state (feedback matrices, projections) derives from `seed`.
     public func make(seed: UInt64 = 1, options: [String: String] = [:]) throws -> LearningRule { try build(options, seed) }
 
+    /// The refusal of option `key` for `rule`, naming the rules that do take it.
+    static func unknown(_ key: String, rule: String) -> RuleOptionError {
+        let owners = RuleRegistry.all.filter { $0.options.contains { $0.name == key } }.map(\.name)
+        return RuleOptionError(owners.isEmpty ? "unknown option '--\(key)'" : "--\(key) is an option of \(owners.joined(separator: ", ")), not of \(rule)")
+    }
+
     /// Options from command-line words: `--name value`, `--name=value`, or a flag alone (`--name`).
     public func parse(arguments: [String]) throws -> [String: String] {
         var given: [String: String] = [:]
@@ -79,10 +80,7 @@ public struct RuleDescriptor {
             guard word.hasPrefix("--"), word.count > 2 else { throw RuleOptionError("unexpected argument '\(word)'") }
             let body = word.dropFirst(2)
             let name = String(body.prefix { $0 != "=" })
-            guard let option = options.first(where: { $0.name == name }) else {
-                _ = try resolve([name: ""])  // names the rules that do take it
-                throw RuleOptionError("unknown option '--\(name)'")
-            }
+            guard let option = options.first(where: { $0.name == name }) else { throw Self.unknown(name, rule: self.name) }
             if let equals = body.firstIndex(of: "=") {
                 given[name] = String(body[body.index(after: equals)...])
             } else if option.kind == .flag {
