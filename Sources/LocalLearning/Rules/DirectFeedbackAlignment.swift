@@ -9,7 +9,7 @@
 /// block's output, as this project did before 2026-12-01 (4× fewer feedback rows after a 2×2 max-pool,
 /// and a sparser signal through the pool's backward). Blocks without pooling are the same either way.
 public final class DirectFeedbackAlignment: LearningRule {
-    public enum Injection: String, Sendable, CaseIterable, Codable {
+    public enum Injection: String, Sendable, CaseIterable {
         case beforePooling = "before-pooling"
         case afterPooling = "after-pooling"
     }

@@ -28,17 +28,17 @@
 /// weight from ℓ to j). Once the errors are computed, every layer's update depends only on its own quantities,
 /// so they could run concurrently.
 public final class RecursiveLRA: LearningRule {
-    public enum ErrorSynapseRule: String, Sendable, CaseIterable, Codable {
+    public enum ErrorSynapseRule: String, Sendable, CaseIterable {
         case paper
         case trackForward = "track-forward"
     }
 
-    public enum Wiring: String, Sendable, CaseIterable, Codable {
+    public enum Wiring: String, Sendable, CaseIterable {
         case chain
         case outputSkip = "output-skip"
     }
 
-    public struct Configuration: Sendable, Equatable, Codable {
+    public struct Configuration: Sendable, Equatable {
         public var beta: Float = 0.1
         public var gamma: Float = 0.1
         public var errorSynapses: ErrorSynapseRule = .trackForward

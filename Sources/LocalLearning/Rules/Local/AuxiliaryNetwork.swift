@@ -24,7 +24,10 @@ public final class AuxiliaryNetwork {
     }
 
     /// Forward MACs per sample for a per-sample input shape (its backward costs about twice that).
-    public func forwardMACs(inputShape: [Int]) -> Int {
+    public func forwardMACs(inputShape: [Int]) -> Int { Self.forwardMACs(of: layers, inputShape: inputShape) }
+
+    /// Forward MACs per sample of a chain of `layers` for a per-sample input shape.
+    static func forwardMACs(of layers: [Layer], inputShape: [Int]) -> Int {
         var shape = inputShape, total = 0
         for layer in layers {
             total += Self.macs(layer, shape)
@@ -50,7 +53,6 @@ public final class AuxiliaryNetwork {
 /// Rules whose hidden blocks each train through an auxiliary network (DGL, AugLocal): their
 /// checkpoints save the networks' parameters and BatchNorm statistics as `<block>.aux.<layer>.…`.
 protocol AuxiliaryNetworkRule: LearningRule {
-    func prepare(_ model: Model)
     var networks: [AuxiliaryNetwork] { get }
 }
 

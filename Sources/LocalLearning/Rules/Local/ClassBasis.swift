@@ -19,7 +19,7 @@ import Glibc
 ///
 /// Bit-exact copies of PyTorch's basis would need its linspace rounding; the frequencies here are
 /// computed in Double and rounded once to Float, then f·n is rounded to Float before the sine.
-public enum ClassBasis: String, Sendable, CaseIterable, Codable {
+public enum ClassBasis: String, Sendable, CaseIterable {
     case sine, square, cosine, random
     case randomNormalised = "random-normalised"
 

@@ -118,7 +118,7 @@ public final class InfoPro: UnitLocalRule {
         prepare(model)
         let shapes = SignalTap.hiddenShapes(of: model)
         let local = heads.indices.reduce(0) { total, index in
-            total + 3 * (heads[index].forwardMACs(inputShape: shapes[index]) + AuxiliaryNetwork(layers: decoders[index]).forwardMACs(inputShape: shapes[index]))
+            total + 3 * (heads[index].forwardMACs(inputShape: shapes[index]) + AuxiliaryNetwork.forwardMACs(of: decoders[index], inputShape: shapes[index]))
         }
         return MACBreakdown(forward: model.forwardMACs, signal: local + globalTailSignalMACs(model), update: model.weightGradientMACs)
     }

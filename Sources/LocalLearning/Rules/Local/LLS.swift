@@ -8,7 +8,7 @@
 /// or 2×2 (later ones); linear blocks use their own width (no pooling). `modulation` gives LLS-M
 /// (learned m ∈ R^C per block) or LLS-MxM (learned M ∈ R^{C×C} per block).
 public final class LLS: UnitLocalRule {
-    public struct Configuration: Sendable, Equatable, Codable {
+    public struct Configuration: Sendable, Equatable {
         public var basis: ClassBasis = .square
         public var temperature: Float = 0.5
         public var modulation: LLSHead.Modulation = .none

@@ -8,7 +8,7 @@
 /// - x̂ = u / max(‖u‖, 1e-12) (x̂ = u for the `random` basis, as the reference's LLS_Random); z = x̂·Bᵀ; logits = z/T (LLS), m ⊙ z/T (LLS-M, learned m ∈ R^C),
 ///   or z·M/T (LLS-MxM, learned M ∈ R^{C×C}); m and M start at 0.01·N(0, 1).
 public final class LLSHead {
-    public enum Modulation: String, Sendable, CaseIterable, Codable {
+    public enum Modulation: String, Sendable, CaseIterable {
         case none, vector, matrix
     }
 

@@ -17,7 +17,7 @@
 /// input; prediction is the plain forward pass.
 public final class SLL: UnitLocalRule {
     /// The distribution of R's entries; all three are sub-Gaussian with variance scale²/D.
-    public enum ProjectionDistribution: String, Sendable, Codable, CaseIterable {
+    public enum ProjectionDistribution: String, Sendable, CaseIterable {
         case gaussian
         /// ±scale/√D with equal probability.
         case rademacher
@@ -26,7 +26,7 @@ public final class SLL: UnitLocalRule {
     }
 
     /// The first block's prior π_1.
-    public enum InputPrior: String, Sendable, Codable, CaseIterable {
+    public enum InputPrior: String, Sendable, CaseIterable {
         /// softmax(R̃_0 x) with its own fixed projection of the input.
         case projection
         /// The uniform distribution over the codes (no input-dependent prior).
