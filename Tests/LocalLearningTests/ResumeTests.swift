@@ -27,7 +27,8 @@ struct ResumeTests {
 
     @Test(arguments: [("bp", "cnn:4,M,8,A1:fc8:relu:dropout0.2"), ("fa", "cnn:4,M,8,A1:fc8:relu"), ("dfa", "mlp:16-12-10-3:tanh"),
                       ("lls-mxm", "cnn:4,M,8,A1:fc8:relu:dropout0.2"), ("sll", "mlp:16-12-10-3:relu:dropout0.1"),
-                      ("reclra", "mlp:16-12-10-3:tanh"), ("signfa", "mlp:16-12-3:tanh"), ("dgl", "cnn:4,M,8,A1:fc8:relu")])
+                      ("reclra", "mlp:16-12-10-3:tanh"), ("signfa", "mlp:16-12-3:tanh"), ("dgl", "cnn:4,M,8,A1:fc8:relu"),
+                      ("bp", "vit:patch2-dim8-depth2-heads2-mlp2:dropout0.1"), ("fa", "vit:patch2-dim8-depth2-heads2:mean")])
     func interruptedAndResumedEqualsUninterrupted(rule: String, spec: String) throws {
         let straight = try Self.makeRun(rule: rule, spec: spec)
         let reference = try straight.trainer.run()

@@ -26,7 +26,8 @@ public protocol CountsMACs {
 }
 
 extension Linear: CountsMACs {
-    public func forwardMACs(inputShape: [Int]) -> Int { inputSize * outputSize }
+    /// Per token for a token sequence [T, in].
+    public func forwardMACs(inputShape: [Int]) -> Int { inputSize * outputSize * (inputShape.count == 2 ? inputShape[0] : 1) }
 }
 
 extension Conv2D: CountsMACs {
@@ -34,6 +35,11 @@ extension Conv2D: CountsMACs {
         let g = geometry(height: inputShape[1], width: inputShape[2])
         return g.patchSize * outChannels * g.outputPlane
     }
+}
+
+extension SelfAttention: CountsMACs {
+    /// q·kᵀ and P·v: 2·T²·D.
+    public func forwardMACs(inputShape: [Int]) -> Int { 2 * inputShape[0] * inputShape[0] * dimension }
 }
 
 extension Model {

@@ -16,6 +16,9 @@ public enum ActivationFunction: Sendable, Equatable {
     case elu(alpha: Float)
     case sign(backward: SignBackward)
     case identity
+    /// GELU, tanh form (Hendrycks & Gimpel 2016): ½x(1 + tanh(√(2/π)(x + 0.044715x³))) — PyTorch's
+    /// `GELU(approximate="tanh")`, within 1e-3 of the erf form.
+    case gelu
 
     /// Parses `relu`, `leakyrelu`, `leakyrelu0.2`, `tanh`, `sigmoid`, `elu`, `sign`, `sign-ste`, `identity`.
     public init?(name: String) {
@@ -28,6 +31,7 @@ public enum ActivationFunction: Sendable, Equatable {
         case "sign": self = .sign(backward: .zero)
         case "sign-ste": self = .sign(backward: .straightThrough)
         case "identity", "linear": self = .identity
+        case "gelu": self = .gelu
         default:
             for prefix in ["leakyrelu", "lrelu"] where name.lowercased().hasPrefix(prefix) {
                 // A slope in [0, 1): `leakyrelu-5` is no activation (it reads like a negative slope).
@@ -37,7 +41,7 @@ public enum ActivationFunction: Sendable, Equatable {
         }
     }
 
-    public static let names = "relu, leakyrelu[SLOPE in [0, 1)], tanh, sigmoid, elu, sign, sign-ste, identity"
+    public static let names = "relu, leakyrelu[SLOPE in [0, 1)], tanh, sigmoid, elu, gelu, sign, sign-ste, identity"
 
     public var name: String {
         switch self {
@@ -48,6 +52,7 @@ public enum ActivationFunction: Sendable, Equatable {
         case let .elu(alpha): "ELU(\(alpha))"
         case let .sign(backward): "Sign(\(backward.rawValue))"
         case .identity: "Identity"
+        case .gelu: "GELU"
         }
     }
 
@@ -65,8 +70,16 @@ public enum ActivationFunction: Sendable, Equatable {
             }
         case .sign: for i in 0..<count { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : 0) }
         case .identity: y.update(from: x, count: count)
+        case .gelu:
+            // y holds the tanh argument, then tanh of it, then the result.
+            for i in 0..<count { y[i] = Self.geluScale * (x[i] + Self.geluCubic * x[i] * x[i] * x[i]) }
+            VectorMath.tanh(y, y, count: count)
+            for i in 0..<count { y[i] = 0.5 * x[i] * (1 + y[i]) }
         }
     }
+
+    static let geluScale: Float = 0.7978845608028654   // √(2/π)
+    static let geluCubic: Float = 0.044715
 
     public func apply(_ x: Tensor) -> Tensor {
         Tensor(uninitializedShape: x.shape) { y in
@@ -95,6 +108,14 @@ public enum ActivationFunction: Sendable, Equatable {
             case .straightThrough: dx.update(from: dy, count: count)
             }
         case .identity: dx.update(from: dy, count: count)
+        case .gelu:
+            // dx holds u, then t = tanh u, then the result: ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²).
+            for i in 0..<count { dx[i] = Self.geluScale * (x[i] + Self.geluCubic * x[i] * x[i] * x[i]) }
+            VectorMath.tanh(dx, dx, count: count)
+            for i in 0..<count {
+                let t = dx[i], x2 = x[i] * x[i]
+                dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * x[i] * (1 - t * t) * Self.geluScale * (1 + 3 * Self.geluCubic * x2))
+            }
         }
     }
 }

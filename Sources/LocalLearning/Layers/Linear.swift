@@ -1,4 +1,5 @@
-/// A fully connected layer: y = x·Wᵀ + b, with W of shape [out, in].
+/// A fully connected layer: y = x·Wᵀ + b, with W of shape [out, in], applied to the last dimension
+/// of its input like PyTorch's `nn.Linear`: [in] → [out], or token by token [T, in] → [T, out].
 ///
 /// Default initialisation is PyTorch's: W, b ~ U(−1/√in, 1/√in).
 public final class Linear: WeightedLayer {
@@ -23,18 +24,19 @@ public final class Linear: WeightedLayer {
     public var summary: String { "Linear(\(inputSize)→\(outputSize))" }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard inputShape == [inputSize] else {
-            throw ModelError.shapeMismatch(layer: summary, expected: "[\(inputSize)]", got: inputShape)
+        guard inputShape.last == inputSize, inputShape.count <= 2, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.shapeMismatch(layer: summary, expected: "[\(inputSize)] or tokens [T, \(inputSize)]", got: inputShape)
         }
-        return [outputSize]
+        return inputShape.dropLast() + [outputSize]
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
-        let batch = input.shape[0]
-        precondition(input.count == batch * inputSize, "\(summary) got input \(input.shape)")
+        // Every sample (or every token of every sample) is a row.
+        let batch = input.count / inputSize
+        precondition(input.count == batch * inputSize && (isTokenwise(input) || batch == input.shape[0]), "\(summary) got input \(input.shape)")
         if mode.keepsForBackward { self.input = input }
         let (inSize, outSize) = (inputSize, outputSize)
-        return Tensor(uninitializedShape: [batch, outSize]) { y in
+        return Tensor(uninitializedShape: outputShape(ofBatch: input)) { y in
             let hasBias = bias != nil
             if let b = bias?.value {
                 b.withUnsafeBufferPointer { b in
@@ -50,11 +52,18 @@ public final class Linear: WeightedLayer {
         }
     }
 
+    /// A batch of token sequences [N, T, in] (else a batch of vectors, of any shape of N·in values).
+    private func isTokenwise(_ input: Tensor) -> Bool { input.rank == 3 && input.shape[2] == inputSize }
+
+    private func outputShape(ofBatch input: Tensor) -> [Int] {
+        isTokenwise(input) ? [input.shape[0], input.shape[1], outputSize] : [input.shape[0], outputSize]
+    }
+
     public func backward(_ outputGradient: Tensor, feedback: Tensor?, propagate: Bool) -> Tensor? {
         guard let input else { preconditionFailure("\(summary): backward without a training forward") }
-        let batch = input.shape[0]
+        let batch = input.count / inputSize
         let (inSize, outSize) = (inputSize, outputSize)
-        precondition(outputGradient.shape == [batch, outSize], "\(summary) got gradient \(outputGradient.shape)")
+        precondition(outputGradient.shape == outputShape(ofBatch: input), "\(summary) got gradient \(outputGradient.shape)")
         outputGradient.withUnsafeBufferPointer { dy in
             input.withUnsafeBufferPointer { x in
                 weight.gradient.withUnsafeMutableBufferPointer { dw in
@@ -69,7 +78,7 @@ public final class Linear: WeightedLayer {
         guard propagate else { return nil }
         let matrix = feedback ?? weight.value
         precondition(matrix.shape == weight.value.shape, "\(summary): feedback \(matrix.shape) must match weight \(weight.value.shape)")
-        return Tensor(uninitializedShape: [batch, inSize]) { dx in
+        return Tensor(uninitializedShape: isTokenwise(input) ? input.shape : [input.shape[0], inSize]) { dx in
             outputGradient.withUnsafeBufferPointer { dy in
                 matrix.withUnsafeBufferPointer { b in
                     BLAS.gemm(m: batch, n: inSize, k: outSize, a: dy.baseAddress!, b: b.baseAddress!, c: dx.baseAddress!)

@@ -122,6 +122,8 @@ extension ModelSpec {
                 c = width
             }
             footprint.addLayer(parameters: s(p(c, classes), classes), outputs: classes)
+        case "vit":
+            footprint = try vitFootprint(spec, fields: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape, classes: classes)
         default:
             break   // build names the unknown kind
         }

@@ -23,6 +23,7 @@
 /// - Presets: options after a preset's name are appended to its own (`smallconv:tanh`). `smallconv` = `cnn:32,M,64,M,128,A2:leakyrelu:fc512`,
 ///   `vgg8` = `cnn:128,256,M,256,256,M,512,M,512,A2:leakyrelu:fc1024`, `resnet20` = `resnet:3`,
 ///   `resnet32` = `resnet:5`, `resnet110` = `resnet:18`.
+/// - `vit:patch4-dim128-depth6-heads4-mlp2[:cls|:mean][:dropoutP]` — a Vision Transformer (`ViTSpec`).
 public enum ModelSpec {
     public static let presets: [String: String] = [
         "smallconv": "cnn:32,M,64,M,128,A2:leakyrelu:fc512",
@@ -31,7 +32,7 @@ public enum ModelSpec {
         "resnet20": "resnet:3", "resnet32": "resnet:5", "resnet110": "resnet:18",
     ]
 
-    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W[kK][sS][pP],M,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, smallconv, lenet, vgg8, resnet20, resnet32, resnet110"
+    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W[kK][sS][pP],M,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, \(ViTSpec.grammar), smallconv, lenet, vgg8, resnet20, resnet32, resnet110"
 
     /// Builds the model `spec` for inputs of per-sample shape `inputShape` ([C, H, W]) and `classes` outputs.
     public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
@@ -56,6 +57,9 @@ public enum ModelSpec {
                 throw ModelError.invalidSpec(spec: spec, reason: "resnet:N takes no options, got '\(parts.dropFirst(2).joined(separator: ":"))'")
             }
             blocks = try resnet(spec, blocksPerStage: parts[1], inputShape: inputShape, classes: classes, initializer: initializer, rng: &rng)
+        case "vit":
+            blocks = try vit(spec, fields: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape, classes: classes,
+                             initializer: initializer, rng: &rng)
         default:
             throw ModelError.invalidSpec(spec: spec, reason: "unknown model kind '\(kind)'; expected one of \(help)")
         }

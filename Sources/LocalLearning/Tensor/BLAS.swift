@@ -28,6 +28,23 @@ public enum BLAS {
                     beta, c, Int32(n))
     }
 
+    /// `gemm` on sub-matrices of larger row-major arrays: `lda`, `ldb`, `ldc` are the row strides
+    /// (a head's queries inside a [T, 3D] array of queries, keys and values have stride 3D).
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+
     /// Tensor form of `gemm` for rank-2 tensors: returns op(a) · op(b).
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         precondition(a.rank == 2 && b.rank == 2, "matmul needs rank-2 tensors, got \(a.shape) and \(b.shape)")

@@ -105,7 +105,7 @@ public final class AugLocal: UnitLocalRule, AuxiliaryNetworkRule {
     /// through the globally trained top units.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
-        let shapes = SignalTap.hiddenShapes(of: model)
+        let shapes = SignalTap.lossShapes(of: model)
         let auxiliary = zip(auxiliaries, shapes).reduce(0) { $0 + 3 * $1.0.forwardMACs(inputShape: $1.1) }
         return MACBreakdown(forward: model.forwardMACs, signal: auxiliary + globalTailSignalMACs(model), update: model.weightGradientMACs)
     }

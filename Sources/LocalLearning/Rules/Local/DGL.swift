@@ -61,7 +61,7 @@ public final class DGL: UnitLocalRule, AuxiliaryNetworkRule {
     }
 
     /// Output shapes of the hidden blocks that train locally (all but the last).
-    func localShapes(_ model: Model) -> [[Int]] { Array(SignalTap.hiddenShapes(of: model).dropLast(globalTail)) }
+    func localShapes(_ model: Model) -> [[Int]] { Array(SignalTap.lossShapes(of: model).dropLast(globalTail)) }
 
     public func unitLoss(block: Int, activation: Tensor, labels: [Int32], state: inout LocalStepState, model: Model) -> (LossResult, [Parameter]) {
         (heads[block].lossAndGradient(activation, labels: labels, model: model), heads[block].parameters)

@@ -49,7 +49,7 @@ public final class InfoPro: UnitLocalRule {
         guard heads.isEmpty else { return }
         var rng = SeededGenerator(seed: seed ^ 0x1_F0_9E0)
         let image = model.inputShape
-        for shape in SignalTap.hiddenShapes(of: model).dropLast(globalTail) {
+        for shape in SignalTap.lossShapes(of: model).dropLast(globalTail) {
             if shape.count == 3, image.count == 3 {
                 let c = shape[0], width = min(2 * c, 64)
                 heads.append(AuxiliaryNetwork(layers: [
@@ -116,7 +116,7 @@ public final class InfoPro: UnitLocalRule {
     /// backprop from the output through the last hidden unit.
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
-        let shapes = SignalTap.hiddenShapes(of: model)
+        let shapes = SignalTap.lossShapes(of: model)
         let local = heads.indices.reduce(0) { total, index in
             total + 3 * (heads[index].forwardMACs(inputShape: shapes[index]) + AuxiliaryNetwork.forwardMACs(of: decoders[index], inputShape: shapes[index]))
         }

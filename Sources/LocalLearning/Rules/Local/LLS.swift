@@ -54,7 +54,7 @@ public final class LLS: UnitLocalRule {
     public func prepare(_ model: Model) {
         guard heads.isEmpty else { return }
         var convBlocks = 0
-        for (index, shape) in SignalTap.hiddenShapes(of: model).enumerated() {
+        for (index, shape) in SignalTap.lossShapes(of: model).enumerated() {
             let pool: Int
             if shape.count == 3 {
                 pool = convBlocks == 0 ? configuration.firstConvPool : configuration.convPool
@@ -82,7 +82,7 @@ public final class LLS: UnitLocalRule {
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
         var signal = LocalTraining.withinUnitPropagationMACs(model, unitSize: configuration.unitSize)
-        let shapes = SignalTap.hiddenShapes(of: model)
+        let shapes = SignalTap.lossShapes(of: model)
         for unit in LocalTraining.units(of: model, size: configuration.unitSize) {
             let (head, shape) = (heads[unit.upperBound], shapes[unit.upperBound])
             let elements = shape.reduce(1, *)

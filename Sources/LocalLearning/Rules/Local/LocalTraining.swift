@@ -17,6 +17,21 @@ public enum SignalTap {
         try block.layers[...index(in: block)].reduce(inputShape) { try $1.outputShape(for: $0) }
     }
 
+    /// How the classifier of a token model (a ViT) reads its token sequence; unit-local losses read
+    /// hidden token sequences [T, D] the same way, as the SLL paper's ViT units do. nil for other models.
+    public static func tokenReading(of model: Model) -> TokenPool.Reading? {
+        (model.blocks.last?.layers.first as? TokenPool)?.reading
+    }
+
+    /// The per-sample shape a unit-local loss reads from a tapped shape: a token sequence [T, D] of a
+    /// token model is read as one token [D]; any other shape as it is.
+    public static func lossShape(_ shape: [Int], of model: Model) -> [Int] {
+        tokenReading(of: model) != nil && shape.count == 2 ? [shape[1]] : shape
+    }
+
+    /// `lossShape` of every hidden block's tapped shape: what unit-local rules size their heads for.
+    public static func lossShapes(of model: Model) -> [[Int]] { hiddenShapes(of: model).map { lossShape($0, of: model) } }
+
     /// Per-sample tapped shape of every hidden block of `model` (all but the classifier).
     public static func hiddenShapes(of model: Model) -> [[Int]] {
         var input = model.inputShape
@@ -79,7 +94,11 @@ public enum LocalTraining {
         let layers: [Layer] = model.blocks[unit.lowerBound..<unit.upperBound].flatMap(\.layers) + Array(last.layers[...tap])
         var activation = input
         for layer in layers { activation = layer.forward(activation, mode: .training) }
-        let (local, extra) = rule.unitLoss(block: unit.upperBound, activation: activation, labels: labels, state: &state, model: model)
+        // A token sequence is read as the classifier reads it; the loss gradient goes back to the tokens read.
+        let reading = activation.rank == 3 ? SignalTap.tokenReading(of: model) : nil
+        let read = reading.map { TokenPool.pool(activation, $0) } ?? activation
+        var (local, extra) = rule.unitLoss(block: unit.upperBound, activation: read, labels: labels, state: &state, model: model)
+        if let reading { local.gradient = TokenPool.spread(local.gradient.reshaped(read.shape), tokens: activation.shape[1], reading) }
         model.unitMonitor?.record(block: unit.upperBound, loss: local.loss, correct: local.correct, count: labels.count)
         let parameters = model.blocks[unit].flatMap(\.parameters)
         withGradients(of: parameters, in: model) {

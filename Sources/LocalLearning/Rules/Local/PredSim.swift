@@ -47,7 +47,7 @@ public final class PredSim: UnitLocalRule {
     public func prepare(_ model: Model) {
         guard predictors.isEmpty else { return }
         var rng = SeededGenerator(seed: seed ^ 0x9E_D51A)
-        for shape in SignalTap.hiddenShapes(of: model) {
+        for shape in SignalTap.lossShapes(of: model) {
             guard shape.count == 3 else {
                 predictors.append(AuxiliaryNetwork(layers: [Flatten(), Linear(shape.reduce(1, *), model.classes, rng: &rng)]))
                 similarity.append(nil)
@@ -147,7 +147,7 @@ public final class PredSim: UnitLocalRule {
     /// Signal: each head's forward and backward (≈ 3× its forward MACs, its own update included).
     public func macsPerSample(_ model: Model) -> MACBreakdown {
         prepare(model)
-        let shapes = SignalTap.hiddenShapes(of: model)
+        let shapes = SignalTap.lossShapes(of: model)
         let heads = shapes.indices.reduce(0) { total, index in
             total + 3 * (predictors[index].forwardMACs(inputShape: shapes[index]) + (similarity[index]?.forwardMACs(inputShape: shapes[index]) ?? 0))
         }

@@ -114,7 +114,7 @@ public final class SLL: UnitLocalRule {
         guard projections.isEmpty else { return }
         let d = codeCount(model)
         precondition(d >= model.classes, "SLL needs at least as many codes as classes")
-        let shapes = configuration.tap == .afterPooling ? Array(model.blockOutputShapes.dropLast()) : SignalTap.hiddenShapes(of: model)
+        let shapes = configuration.tap == .afterPooling ? model.blockOutputShapes.dropLast().map { SignalTap.lossShape($0, of: model) } : SignalTap.lossShapes(of: model)
         let input = configuration.inputPrior == .projection ? [(-1, model.inputShape.reduce(1, *))] : []
         let sizes = input + LocalTraining.units(of: model, size: configuration.unitSize).map { ($0.upperBound, shapes[$0.upperBound].reduce(1, *)) }
         for (index, size) in sizes {
