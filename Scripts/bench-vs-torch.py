@@ -23,7 +23,11 @@ WORKLOADS = {
     "smallconv": ("smallconv", "fashion-mnist", "fashion-mnist", 12800, "bp", True),
     "mlp": ("mlp:784-256x5-10:tanh", "mnist", "mnist", 60000, "bp", True),
     "resnet20-dgl": ("resnet20", "cifar10", "cifar10-jpeg", 5000, "dgl", False),
+    # PyTorch's side: nn.TransformerEncoderLayer blocks of the same shape (Scripts/torch_recipe.py builds it).
+    "vit-cifar": ("vit:patch4-dim128-depth6-heads4-mlp2", "cifar10", "cifar10-jpeg", 2560, "bp", True),
+    "vit-fashion": ("vit:patch7-dim64-depth4-heads4-mlp2", "fashion-mnist", "fashion-mnist", 12800, "bp", True),
 }
+RECIPE_SCRIPT = os.path.join(ROOT, "Scripts", "torch_recipe.py")
 
 
 def run_locallearn(model, dataset, data, limit, rule, threads):
@@ -40,7 +44,8 @@ def run_locallearn(model, dataset, data, limit, rule, threads):
 
 def run_torch(model, data, limit, threads):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    command = [TORCH_PYTHON, TORCH_SCRIPT, "--data", data, "--model", model, "--rule", "bp", "--optimizer", "adam",
+    script, rule = (RECIPE_SCRIPT, []) if model.startswith("vit:") else (TORCH_SCRIPT, ["--rule", "bp"])
+    command = [TORCH_PYTHON, script, "--data", data, "--model", model, *rule, "--optimizer", "adam",
                "--lr", "1e-3", "--threads", str(threads), "--epochs", "1", "--train-limit", str(limit)]
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])["epochs"][-1]["samples_per_s"]

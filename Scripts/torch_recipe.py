@@ -33,6 +33,38 @@ def augment(x, padding, flip, generator):
     return x
 
 
+class ViT(torch.nn.Module):
+    """locallearn's `vit:patchP-dimD-depthN-headsH-mlpM[:cls|:mean]`: patch embedding (a stride-P convolution),
+    class token and learned positions (N(0, 0.02²)), pre-norm encoder blocks with a fused QKV projection and
+    tanh-GELU, the class token (or the mean token), LayerNorm, a linear head."""
+
+    def __init__(self, spec, classes, in_ch, size):
+        super().__init__()
+        parts = spec.split(":")
+        fields = {"patch": 4, "dim": 128, "depth": 6, "heads": 4, "mlp": 2}
+        for token in filter(None, parts[1].split("-")):
+            name = next(k for k in fields if token.startswith(k))
+            fields[name] = int(token[len(name):])
+        self.mean = "mean" in parts[2:]
+        d, p = fields["dim"], fields["patch"]
+        self.embed = torch.nn.Conv2d(in_ch, d, p, stride=p)
+        tokens = (size // p) ** 2 + (0 if self.mean else 1)
+        self.cls = None if self.mean else torch.nn.Parameter(0.02 * torch.randn(1, 1, d))
+        self.position = torch.nn.Parameter(0.02 * torch.randn(1, tokens, d))
+        layer = torch.nn.TransformerEncoderLayer(d, fields["heads"], fields["mlp"] * d, dropout=0.0, batch_first=True, norm_first=True,
+                                                 activation=lambda x: F.gelu(x, approximate="tanh"))
+        self.blocks = torch.nn.TransformerEncoder(layer, fields["depth"], enable_nested_tensor=False)
+        self.norm = torch.nn.LayerNorm(d)
+        self.head = torch.nn.Linear(d, classes)
+
+    def forward(self, x):
+        x = self.embed(x).flatten(2).transpose(1, 2)
+        if self.cls is not None:
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.blocks(x + self.position)
+        return self.head(self.norm(x.mean(1) if self.mean else x[:, 0]))
+
+
 def accuracy(model, x, y):
     model.eval()
     with torch.no_grad():
@@ -45,7 +77,7 @@ def main():
     p.add_argument("--model", default="smallconv")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam"])
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw"])
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--nesterov", action="store_true")
@@ -57,6 +89,7 @@ def main():
     p.add_argument("--val-split", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--train-limit", type=int, default=0, help="train on the first N training images (timing runs)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -73,9 +106,16 @@ def main():
         std = xtr.std(dim=(0, 2, 3), keepdim=True)
         xtr, xte = (xtr - mean) / std, (xte - mean) / std
         xva = (xva - mean) / std if xva is not None else None
-    model = reference.build(a.model, "bp", xtr.shape[1], xtr.shape[2])
+    if a.train_limit:
+        xtr, ytr = xtr[:a.train_limit], ytr[:a.train_limit]
+    if a.model.startswith("vit:"):
+        model = ViT(a.model, 10, xtr.shape[1], xtr.shape[2])
+    else:
+        model = reference.build(a.model, "bp", xtr.shape[1], xtr.shape[2])
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, weight_decay=a.weight_decay)
+    elif a.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     n = xtr.shape[0]
@@ -110,7 +150,7 @@ def main():
     print(json.dumps({"framework": f"torch {torch.__version__}", "model": a.model, "threads": a.threads, "recipe": vars(a),
                       "final_test_acc": epochs[-1]["test_acc"], "best_test_acc": max(e["test_acc"] for e in epochs),
                       "test_acc_at_best_val": best_val["test_acc"] if best_val else None,
-                      "best_val_epoch": best_val["epoch"] if best_val else None}))
+                      "best_val_epoch": best_val["epoch"] if best_val else None, "epochs": epochs}))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ struct CostsCommand: ParsableCommand {
     var model = "smallconv"
 
     @Option(help: "Per-sample input shape, CxHxW (e.g. 3x32x32) or a feature count.")
-    var input = "1x28x28"
+    var input = SampleShape(argument: "1x28x28")!
 
     @Option(help: "Number of classes.")
     var classes = 10
@@ -50,15 +50,9 @@ struct CostsCommand: ParsableCommand {
     @Option(help: "BLAS threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    /// `--input` as a per-sample shape.
-    var shape: [Int] { input.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) } }
+    var shape: [Int] { input.dimensions }
 
     func validate() throws {
-        let shape = shape
-        guard !shape.isEmpty, shape.count == input.split(separator: "x", omittingEmptySubsequences: false).count,
-              shape.count == 1 || shape.count == 3, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }) else {
-            throw ValidationError("bad --input '\(input)'; expected CxHxW such as 3x32x32, or a feature count")
-        }
         guard classes >= 2, classes <= 1 << 20 else { throw ValidationError("--classes must be in 2…1048576, got \(classes)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard steps >= 1, steps <= 10_000 else { throw ValidationError("--steps must be in 1…10000, got \(steps)") }

@@ -3,7 +3,8 @@ import Foundation
 import LocalLearning
 
 /// SLL's claim that training memory stays flat with depth, measured: MLPs of equal-width hidden
-/// layers at several depths, each rule's engine-measured peak memory per depth.
+/// layers (or any spec with `{D}` for the depth, e.g. a ViT) at several depths, each rule's
+/// engine-measured peak memory per depth.
 struct MemoryDepthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory-depth",
@@ -13,7 +14,9 @@ struct MemoryDepthCommand: ParsableCommand {
         (memory does not depend on the data) while the engine measures what is live. Working memory is \
         activations + gradients at their peak + rule state: what training needs beyond the parameters and their \
         optimizer moments, which grow with depth alike for every rule. Local rules run with transient \
-        gradients (a unit's gradients exist only while it trains) unless --keep-gradients.
+        gradients (a unit's gradients exist only while it trains) unless --keep-gradients. \
+        --model replaces the MLP by any spec with {D} where the depth goes, on inputs of --shape: \
+        `--model 'vit:patch4-dim128-depth{D}-heads4-mlp2' --shape 3x32x32` is SLL's Figure 2c counterpart.
         """
     )
 
@@ -25,6 +28,12 @@ struct MemoryDepthCommand: ParsableCommand {
 
     @Option(help: "Input features.")
     var input = 784
+
+    @Option(help: "A model spec with {D} for the depth (default: mlp:INPUT-WIDTHx{D}-CLASSES:relu).")
+    var model: String?
+
+    @Option(help: "Per-sample input shape for --model, CxHxW or a feature count (default: --input features).")
+    var shape: SampleShape?
 
     @Option(help: "Number of classes.")
     var classes = 10
@@ -46,19 +55,30 @@ struct MemoryDepthCommand: ParsableCommand {
         guard width > 0, input > 0, classes > 1, batchSize > 1, threads >= 1, threads <= 1024 else {
             throw ValidationError("--width, --input and --batch-size must be positive, --classes at least 2 and --threads in 1…1024")
         }
+        if let model, !model.contains("{D}") {
+            throw ValidationError("--model '\(model)' has no {D} where the depth goes, e.g. vit:patch4-dim128-depth{D}-heads4-mlp2")
+        }
+        if shape != nil && model == nil { throw ValidationError("--shape applies to --model; the MLP reads --input features") }
         for depth in try CommaList.positiveIntegers(depths, option: "--depths") {
-            let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
-            try ModelSpec.validateFits(spec, inputShape: [input], classes: classes, batchSize: batchSize)
+            try ModelSpec.validateFits(spec(depth), inputShape: inputShape, classes: classes, batchSize: batchSize)
         }
         _ = try CommaList.ruleNames(rules)
     }
+
+    func spec(_ depth: Int) -> String {
+        model?.replacingOccurrences(of: "{D}", with: String(depth)) ?? "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
+    }
+
+    var inputShape: [Int] { shape?.dimensions ?? [input] }
+
+    var template: String { model ?? "mlp:\(input)-\(width)xD-\(classes):relu" }
 
     func run() throws {
         Runtime.configure(threads: threads)
         let depthList = try CommaList.positiveIntegers(depths, option: "--depths")
         let names = try CommaList.ruleNames(rules)
         let mib = TrainCommand.mebibytes
-        print("memory-depth: mlp:\(input)-\(width)xD-\(classes):relu, batch \(batchSize), adam; "
+        print("memory-depth: \(template), batch \(batchSize), adam; "
               + (keepGradients ? "every gradient kept" : "local rules with transient gradients"))
         print("| rule | D | working memory | activations | gradients | rule state | parameters + Adam | total |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -66,10 +86,9 @@ struct MemoryDepthCommand: ParsableCommand {
         for name in names {
             var reports: [MemoryReport] = []
             for depth in depthList {
-                let spec = "mlp:\(input)-\(width)x\(depth)-\(classes):relu"
                 let profile: CostProfile
                 do {
-                    profile = try CostProfile.measure(rule: name, spec: spec, inputShape: [input], classes: classes,
+                    profile = try CostProfile.measure(rule: name, spec: spec(depth), inputShape: inputShape, classes: classes,
                                                       batchSize: batchSize, transientGradients: !keepGradients)
                 } catch let ModelError.unsupportedRule(_, _, reason) {
                     print("| \(name) | \(depth) | not applicable: \(reason) |")

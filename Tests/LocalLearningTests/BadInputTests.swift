@@ -17,6 +17,12 @@ struct BadInputTests {
         (["costs", "--rules", "reclra", "--model", "resnet:1", "--input", "3x8x8"], 0, "reclra | not applicable: rec-LRA trains blocks"),
         (["costs", "--rules", "reclra", "--model", "mlp:784-16-10:dropout0.2", "--input", "784"], 0, "not applicable"),
         (["experiment", "memory-depth", "--rules", "auglocal", "--depths", "2", "--width", "8"], 0, "not applicable"),
+        (["experiment", "memory-depth", "--rules", "sll", "--depths", "1,2", "--model", "vit:patch4-dim8-depth{D}-heads2", "--shape", "1x8x8",
+          "--threads", "1"], 0, "sll: from D = 1 to D = 2 working memory"),
+        (["experiment", "memory-depth", "--model", "vit:patch4-dim8-depth2"], 64, "has no {D} where the depth goes"),
+        (["experiment", "memory-depth", "--shape", "3x32x32"], 64, "--shape applies to --model"),
+        (["costs", "--model", "vit:patch4", "--input", "3x32"], 64, "3x32"),
+        (["costs", "--model", "vit:patch5", "--input", "3x32x32", "--rules", "bp"], 64, "multiples of the patch 5"),
         // 2
         (["train", "--rule", "sll", "--sll-codes", "5"] + tiny, 1, "--sll-codes 5 is fewer than the 10 classes"),
         // Rule options: declared by the rule, checked by it, refused for other rules

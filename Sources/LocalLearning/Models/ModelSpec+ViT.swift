@@ -48,10 +48,11 @@ public struct ViTSpec: Equatable, Sendable {
         }
     }
 
-    /// Tokens after the embedding for an image [C, H, W] (the class token included), or nil when the
-    /// image does not cut into patches.
-    func tokens(_ inputShape: [Int]) -> (patches: Int, features: Int)? {
-        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }), inputShape[1] % patch == 0, inputShape[2] % patch == 0 else { return nil }
+    /// Patches of an image [C, H, W] and the features of each; refused when the image does not cut into patches.
+    func tokens(_ spec: String, _ inputShape: [Int]) throws -> (patches: Int, features: Int) {
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }), inputShape[1] % patch == 0, inputShape[2] % patch == 0 else {
+            throw ModelError.invalidSpec(spec: spec, reason: "a ViT needs an image [C, H, W] with H and W multiples of the patch \(patch), got \(inputShape)")
+        }
         return ((inputShape[1] / patch) * (inputShape[2] / patch), inputShape[0] * patch * patch)
     }
 }
@@ -60,9 +61,7 @@ extension ModelSpec {
     static func vit(_ spec: String, fields: String, options: [String], inputShape: [Int], classes: Int,
                     initializer: Initializer, rng: inout SeededGenerator) throws -> [Block] {
         let v = try ViTSpec(spec, fields: fields, options: options)
-        guard let (patches, features) = v.tokens(inputShape) else {
-            throw ModelError.invalidSpec(spec: spec, reason: "a ViT needs an image [C, H, W] with H and W multiples of the patch \(v.patch), got \(inputShape)")
-        }
+        let (patches, features) = try v.tokens(spec, inputShape)
         let d = v.dimension
         func linear(_ i: Int, _ o: Int, rng: inout SeededGenerator) -> Linear { Linear(i, o, initializer: initializer, rng: &rng) }
         func dropout(rng: inout SeededGenerator) -> [Layer] { v.dropout > 0 ? [Dropout(probability: v.dropout, rng: &rng)] : [] }
@@ -88,7 +87,7 @@ extension ModelSpec {
     static func vitFootprint(_ spec: String, fields: String, options: [String], inputShape: [Int], classes: Int) throws -> ModelFootprint {
         let v = try ViTSpec(spec, fields: fields, options: options)
         var footprint = ModelFootprint()
-        guard let (patches, features) = v.tokens(inputShape) else { return footprint }   // build names the problem
+        let (patches, features) = try v.tokens(spec, inputShape)
         let p = ModelFootprint.product, s = ModelFootprint.sum
         let d = v.dimension, t = s(patches, v.reading == .classToken ? 1 : 0), hidden = p(v.mlpRatio, d)
         footprint.addLayer(parameters: s(p(features, d), p(s(t, 2), d)), outputs: p(p(2, patches), s(features, d)))
