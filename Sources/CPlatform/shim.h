@@ -7,8 +7,9 @@ static inline void locallearn_line_buffer_stdout(void) { setvbuf(stdout, NULL, _
 #include <signal.h>
 #include <unistd.h>
 
-/// Interrupt (Ctrl-C) handling: the first SIGINT only counts, so the training loop can finish its
-/// step and save a checkpoint; a second one exits at once with status 130.
+/// Interrupt (Ctrl-C) handling: the first SIGINT or SIGTERM (`kill`, a shutdown) only counts, so the
+/// training loop can finish its step and save a checkpoint, and a suite can hand it to its running
+/// row instead of leaving it orphaned; a second one exits at once with status 130.
 static volatile sig_atomic_t locallearn_interrupts = 0;
 
 static void locallearn_on_interrupt(int signal) {
@@ -27,10 +28,12 @@ static inline void locallearn_install_interrupt_handler(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     // A parent may have started this process with SIGINT blocked; make sure it is delivered.
     sigset_t interrupt;
     sigemptyset(&interrupt);
     sigaddset(&interrupt, SIGINT);
+    sigaddset(&interrupt, SIGTERM);
     sigprocmask(SIG_UNBLOCK, &interrupt, NULL);
 }
 

@@ -16,7 +16,9 @@ struct InterruptTests {
         return nil
     }
 
-    @Test func sigintFinishesTheStepSavesACheckpointAndSaysHowToResume() throws {
+    /// Ctrl-C (SIGINT) and `kill` (SIGTERM) alike.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func anInterruptFinishesTheStepSavesACheckpointAndSaysHowToResume(signal: Int32) throws {
         guard let executable = Self.executable else {
             Issue.record("the locallearn executable was not found beside \(CommandLine.arguments[0]); build it with `swift build`")
             return
@@ -40,7 +42,7 @@ struct InterruptTests {
             text += String(decoding: chunk, as: UTF8.self)
         }
         #expect(text.contains("epoch   2/500"), "no epoch line: \(text)")
-        process.interrupt()
+        kill(process.processIdentifier, signal)
         text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "\(text)")

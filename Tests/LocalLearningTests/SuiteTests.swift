@@ -47,7 +47,8 @@ struct SuiteTests {
         #expect(first.status == 0, "\(first.errors)")
         let bpLog = try String(contentsOfFile: "\(folder)/parts/bp.jsonl", encoding: .utf8)
 
-        // Within a row: Ctrl-C to the suite (as a terminal sends it: the child runs in a group of its own) during sll-wide's epoch 3.
+        // Within a row: `kill` (SIGTERM, handled as Ctrl-C is) to the suite alone during sll-wide's epoch 3 — the child
+        // runs in a process group of its own, so it stops only if the suite hands the signal on (else it trains on, orphaned).
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["suite", "s.yaml", "--out", "parts"]
@@ -64,7 +65,7 @@ struct SuiteTests {
             Thread.sleep(forTimeInterval: 0.02)
             text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         }
-        kill(process.processIdentifier, SIGINT)
+        kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         try output.close()
         text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
