@@ -15,7 +15,8 @@ struct PipelineTests {
     }
 
     @Test(arguments: [("lls-mxm", "cnn:4,M,8,A1:fc8:relu:dropout0.2", 2), ("sll", "mlp:16-12-10-3:relu:dropout0.1", 3),
-                      ("dgl", "cnn:4,M,8,A1:fc8:relu", 2), ("auglocal", "resnet:2", 3), ("lls", "mlp:16-12-10-8-3:relu", 4)])
+                      ("dgl", "cnn:4,M,8,A1:fc8:relu", 2), ("auglocal", "resnet:2", 3), ("lls", "mlp:16-12-10-8-3:relu", 4),
+                      ("sll", "vit:patch2-dim8-depth3-heads2-mlp2", 3), ("lls", "vit:patch2-dim8-depth2-heads2:mean", 2)])
     func pipelineGivesTheWeightsOfSequentialTraining(rule: String, spec: String, stages: Int) throws {
         let sequential = try ResumeTests.makeRun(rule: rule, spec: spec)
         let reference = try sequential.trainer.run()

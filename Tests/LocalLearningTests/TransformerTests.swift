@@ -159,3 +159,43 @@ struct TransformerTests {
         }
     }
 }
+
+@Suite("Rules on a ViT")
+struct ViTRuleTests {
+    /// Unit-local losses read a hidden token sequence as the classifier does: the class token's
+    /// gradient is the only one a unit's loss sends (the other tokens get theirs through attention only).
+    @Test(arguments: [TokenPool.Reading.classToken, .mean])
+    func localLossesReadTheClassifiersToken(reading: TokenPool.Reading) throws {
+        let spec = "vit:patch2-dim8-depth2-heads2:" + reading.rawValue
+        let model = try ModelSpec.build(spec, inputShape: [1, 4, 4], classes: 3, seed: 2)
+        #expect(SignalTap.tokenReading(of: model) == reading)
+        #expect(SignalTap.lossShapes(of: model) == [[8], [8]])
+        let rule = SLL(seed: 2)
+        rule.prepare(model)
+        #expect(rule.projections[0]?.shape == [3, 8] && rule.projections[1]?.shape == [3, 8])
+        let data = TrainingTests.blobs(count: 64, seed: 3)
+        let before = model.parameters.map(\.value)
+        let batch = Batch(images: data.images, labels: data.labels)
+        let stats = rule.step(model: model, batch: batch, optimizer: Adam(learningRate: 1e-2))
+        #expect(stats.loss.isFinite)
+        #expect(zip(before, model.parameters.map(\.value)).allSatisfy { $0 != $1 }, "every parameter of every unit moves")
+    }
+
+    /// What trains on a ViT and what refuses it with a reason (never a trap).
+    @Test func everyRuleTrainsOrRefuses() throws {
+        let refused = ["reclra", "auglocal", "pepita", "ff"]
+        for descriptor in RuleRegistry.all {
+            let model = try ModelSpec.build("vit:patch2-dim8-depth2-heads2", inputShape: [1, 4, 4], classes: 3, seed: 2)
+            let rule = try descriptor.make(seed: 2, options: [:])
+            if let reason = rule.unsupportedReason(for: model) {
+                #expect(refused.contains(descriptor.name), "\(descriptor.name) refuses a ViT: \(reason)")
+                continue
+            }
+            #expect(!refused.contains(descriptor.name), "\(descriptor.name) should refuse a ViT")
+            rule.prepare(model)
+            let data = TrainingTests.blobs(count: 32, seed: 3)
+            let stats = rule.step(model: model, batch: Batch(images: data.images, labels: data.labels), optimizer: Adam(learningRate: 1e-2))
+            #expect(stats.loss.isFinite, "\(descriptor.name)")
+        }
+    }
+}
