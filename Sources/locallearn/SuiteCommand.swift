@@ -11,7 +11,7 @@ struct SuiteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suite",
         abstract: "Run a results suite (a YAML file of rows) that resumes where it stopped; writes results.md, results.csv and report.html.",
-        discussion: "Each row trains as `locallearn train` with the suite's options and its own, logging to OUT/ROW.jsonl and saving a checkpoint in OUT/checkpoints/ROW after every epoch. Rerunning the suite skips finished rows and resumes the unfinished one from its checkpoint (Ctrl-C is safe). Commit the tables and logs, not OUT/checkpoints."
+        discussion: "Each row trains as `locallearn train` with the suite's options and its own, logging to OUT/ROW.jsonl and saving a checkpoint in OUT/checkpoints/ROW after every epoch (with `seeds: [1, 2, 3]` in the file, once per seed as ROW.seedN, and the tables show mean ± std). Rerunning the suite skips finished rows and resumes the unfinished one from its checkpoint (Ctrl-C is safe). Commit the tables and logs, not OUT/checkpoints."
     )
 
     @Argument(help: "The suite file (YAML: title, options, rows).")
@@ -46,7 +46,7 @@ struct SuiteCommand: ParsableCommand {
         }
         for row in suite.rows {
             do {
-                _ = try TrainCommand.parse(suite.arguments(for: row) + ["--log", "\(folder)/\(row.name).jsonl"])
+                _ = try TrainCommand.parse(suite.arguments(for: row, seed: suite.seeds.first) + ["--log", "\(folder)/\(row.name).jsonl"])
             } catch {
                 throw ValidationError("\(file): row \(row.name): \(TrainCommand.message(for: error))")
             }
@@ -60,40 +60,44 @@ struct SuiteCommand: ParsableCommand {
         if !reportOnly {
             print("locallearn suite: \(suite.title) → \(folder)/")
             for row in suite.rows where chosen?.contains(row.name) ?? true {
-                try runRow(row, of: suite)
-                try SuiteReport.write(suite: suite, folder: folder, command: "locallearn suite \(file)")
+                for run in suite.runs(of: row) {
+                    try train(run, of: row, in: suite)
+                    try SuiteReport.write(suite: suite, folder: folder, command: "locallearn suite \(file)")
+                }
             }
         }
         try SuiteReport.write(suite: suite, folder: folder, command: "locallearn suite \(file)")
         print("wrote \(folder)/results.md, results.csv and report.html")
     }
 
-    /// Trains `row` unless its log is complete: resumed from its checkpoint when it has one.
-    func runRow(_ row: Suite.Row, of suite: Suite) throws {
-        let log = "\(folder)/\(row.name).jsonl", checkpoints = "\(folder)/checkpoints/\(row.name)"
+    /// Trains `run` of `row` unless its log is complete: resumed from its checkpoint when it has one.
+    func train(_ run: Suite.Run, of row: Suite.Row, in suite: Suite) throws {
+        let name = run.name
+        let log = "\(folder)/\(name).jsonl", checkpoints = "\(folder)/checkpoints/\(name)"
         if SuiteReport.isFinished(log: log) {
-            print("── \(row.name): done (\(log))")
+            print("── \(name): done (\(log))")
             return
         }
-        try? FileManager.default.removeItem(atPath: "\(folder)/\(row.name).error")
+        try? FileManager.default.removeItem(atPath: "\(folder)/\(name).error")
         let saved = FileManager.default.fileExists(atPath: "\(checkpoints)/\(TrainingCheckpoint.fileName)")
-        let fresh = ["train"] + suite.arguments(for: row) + ["--log", log, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", "--overwrite"]
+        let fresh = ["train"] + suite.arguments(for: row, seed: run.seed)
+            + ["--log", log, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", "--overwrite"]
         let arguments = saved ? ["train", "--resume", checkpoints, "--log", log] : fresh
-        print("── \(row.name): " + (saved ? "resuming from \(checkpoints)" : arguments.dropFirst().joined(separator: " ")))
+        print("── \(name): " + (saved ? "resuming from \(checkpoints)" : arguments.dropFirst().joined(separator: " ")))
         let ended = try ChildProcess.run(arguments)
         switch ended.status {
         case 0:
             // The row's own command, also when it finished by resuming (which continues it bit for bit).
             try SuiteReport.Provenance.current(command: "locallearn " + fresh.joined(separator: " "))
-                .write(to: "\(folder)/\(row.name).provenance.json")
+                .write(to: "\(folder)/\(name).provenance.json")
         case 130:
-            print("suite interrupted in row \(row.name); rerun `locallearn suite \(file)\(out.map { " --out \($0)" } ?? "")` to continue")
+            print("suite interrupted in row \(name); rerun `locallearn suite \(file)\(out.map { " --out \($0)" } ?? "")` to continue")
             throw ExitCode(130)
         default:
             FileHandle.standardError.write(Data(ended.errors.utf8))
             let message = ended.message
-            try message.write(toFile: "\(folder)/\(row.name).error", atomically: true, encoding: .utf8)
-            print("   \(row.name) failed: \(message)")
+            try message.write(toFile: "\(folder)/\(name).error", atomically: true, encoding: .utf8)
+            print("   \(name) failed: \(message)")
         }
     }
 }

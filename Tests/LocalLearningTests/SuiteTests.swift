@@ -26,6 +26,46 @@ struct SuiteTests {
         }
     }
 
+    @Test func seedsMakeOneRunPerSeedWithItsOwnSeed() throws {
+        let suite = try Suite.parse(Self.file.replacingOccurrences(of: "rows:", with: "seeds: [3, 1]\nrows:"), path: "s.yaml")
+        #expect(suite.seeds == [3, 1])
+        #expect(suite.runs(of: suite.rows[1]) == [Suite.Run(name: "sll-wide.seed3", seed: 3), Suite.Run(name: "sll-wide.seed1", seed: 1)])
+        #expect(suite.arguments(for: suite.rows[0], seed: 3).contains("--seed=3"))
+        for bad in ["seeds: []", "seeds: [1, 1]", "seeds: [-1]", "seeds: 2", "seeds: [a]"] {
+            #expect(throws: SuiteError.self, "\(bad)") { try Suite.parse("title: x\n\(bad)\nrows:\n  - rule: bp", path: "s.yaml") }
+        }
+    }
+
+    /// Two seeds of a tiny row: the table shows mean ± std over the seeds' own runs, a row with a
+    /// seed still to run is listed as pending, and the runs' logs are the seeds' own.
+    @Test func aSuiteOverSeedsReportsMeanAndSpread() throws {
+        let folder = try CLI.temporaryFolder("suite-seeds")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let text = """
+            title: seeds
+            seeds: [1, 2]
+            options: {model: "mlp:784-16-10", epochs: 2, threads: 1, val-split: 0.1, train-limit: 512}
+            rows:
+              - rule: bp
+              - rule: fa
+            """
+        try text.write(toFile: "\(folder)/s.yaml", atomically: true, encoding: .utf8)
+        let first = try CLI.run(["suite", "s.yaml", "--out", "out", "--only", "bp"], in: folder, timeout: 300)
+        #expect(first.status == 0, "\(first.errors)")
+        var markdown = try String(contentsOfFile: "\(folder)/out/results.md", encoding: .utf8)
+        #expect(markdown.contains("Not run yet: fa (0 of 2 seeds)"), "\(markdown)")
+        let suite = try Suite.parse(text, path: "s.yaml")
+        let runs = try suite.runs(of: suite.rows[0]).map { try RunLogReader.row(rule: "bp", recipe: .reference, path: "\(folder)/out/\($0.name).jsonl") }
+        #expect(runs.count == 2 && runs[0].finalTestAccuracy != runs[1].finalTestAccuracy, "the seeds train differently")
+        let expected = ComparisonRow.spread(runs.compactMap(\.testAccuracyAtBestValidation))
+        #expect(markdown.contains(expected), "\(expected) in \(markdown)")
+        #expect(markdown.contains("| bp.seed1 |") && markdown.contains("| bp.seed2 |"))
+        let rest = try CLI.run(["suite", "s.yaml", "--out", "out"], in: folder, timeout: 300)
+        #expect(rest.status == 0 && rest.output.contains("── bp.seed2: done"), "\(rest.output)")
+        markdown = try String(contentsOfFile: "\(folder)/out/results.md", encoding: .utf8)
+        #expect(!markdown.contains("Not run yet"))
+    }
+
     /// The accuracy columns of results.csv (times and memory differ from run to run).
     static func accuracies(_ folder: String) throws -> [String] {
         try String(contentsOfFile: "\(folder)/results.csv", encoding: .utf8).split(separator: "\n").map { line in

@@ -18,7 +18,9 @@ import Yams
 /// ```
 ///
 /// Option keys are `locallearn train`'s option names without the dashes (a rule's own options
-/// included); the values become that command's arguments.
+/// included); the values become that command's arguments. With `seeds: [1, 2, 3]` every row runs
+/// once per seed (runs `ROW.seedN`, each resumable on its own) and the tables show mean ± standard
+/// deviation over the seeds.
 public struct Suite: Sendable {
     public struct Row: Sendable, Equatable {
         /// The row's name: its log is `NAME.jsonl` (default: its rule).
@@ -28,18 +30,41 @@ public struct Suite: Sendable {
         public var paper: String?
     }
 
+    /// One training run of a row: the row itself, or one of its seeds.
+    public struct Run: Sendable, Equatable {
+        /// The run's log is `NAME.jsonl`, its checkpoints `checkpoints/NAME`.
+        public var name: String
+        public var seed: UInt64?
+    }
+
     public var title: String
     public var notes: String?
     public var options: [String: String]
     public var rows: [Row]
+    /// Seeds every row runs with (empty: each row once, with its own or the shared seed).
+    public var seeds: [UInt64] = []
+
+    /// The runs of `row`: one per seed, or the row alone.
+    public func runs(of row: Row) -> [Run] {
+        seeds.isEmpty ? [Run(name: row.name, seed: nil)] : seeds.map { Run(name: "\(row.name).seed\($0)", seed: $0) }
+    }
 
     /// Reads a suite; throws `ConfigError`-style messages naming the file and the problem.
     public static func parse(_ text: String, path: String) throws -> Suite {
         let loaded: Any?
         do { loaded = try Yams.load(yaml: text) } catch { throw SuiteError("\(path): not valid YAML: \(error)") }
         guard let root = loaded as? [String: Any] else { throw SuiteError("\(path): expected a mapping with title, options and rows") }
-        for key in root.keys where !["title", "notes", "options", "rows"].contains(key) {
-            throw SuiteError("\(path): unknown key '\(key)'; expected title, notes, options, rows")
+        for key in root.keys where !["title", "notes", "options", "rows", "seeds"].contains(key) {
+            throw SuiteError("\(path): unknown key '\(key)'; expected title, notes, options, rows, seeds")
+        }
+        var seeds: [UInt64] = []
+        if let list = root["seeds"] {
+            guard let values = list as? [Any], !values.isEmpty,
+                  case let parsed = values.compactMap({ ($0 as? Int).flatMap { $0 >= 0 ? UInt64($0) : nil } }), parsed.count == values.count,
+                  Set(parsed).count == parsed.count else {
+                throw SuiteError("\(path): 'seeds' must be a list of distinct non-negative integers, e.g. [1, 2, 3]")
+            }
+            seeds = parsed
         }
         guard let title = root["title"] as? String, !title.isEmpty else { throw SuiteError("\(path): 'title' is missing") }
         let options = try values(root["options"] ?? [String: Any](), where: "\(path): options")
@@ -57,7 +82,7 @@ public struct Suite: Sendable {
             guard !rows.contains(where: { $0.name == name }) else { throw SuiteError("\(path): two rows are called '\(name)'; give one a name") }
             rows.append(Row(name: name, options: own, paper: paper))
         }
-        return Suite(title: title, notes: root["notes"] as? String, options: options, rows: rows)
+        return Suite(title: title, notes: root["notes"] as? String, options: options, rows: rows, seeds: seeds)
     }
 
     /// Scalars as the command line would spell them; refuses lists and mappings.
@@ -78,8 +103,9 @@ public struct Suite: Sendable {
 
     /// `locallearn train` arguments for `row`: the shared options with the row's own on top. Flags
     /// (true/false values) become `--key` or nothing.
-    public func arguments(for row: Row) -> [String] {
-        let merged = options.merging(row.options) { _, own in own }
+    public func arguments(for row: Row, seed: UInt64? = nil) -> [String] {
+        var merged = options.merging(row.options) { _, own in own }
+        if let seed { merged["seed"] = "\(seed)" }
         return merged.keys.sorted().flatMap { key -> [String] in
             switch merged[key]! {
             case "true": ["--\(key)"]

@@ -57,22 +57,36 @@ public enum SuiteReport {
                           weightDecay: Float(object["weight_decay"] as? Double ?? 0))
     }
 
-    /// The rows with results (finished, failed or refused), and the names of those not run yet.
+    /// One run's result: its row from the log, a failed or refused row from its error, or nil when not run yet.
+    static func result(of run: Suite.Run, rule: String, folder: String) -> ComparisonRow? {
+        let log = "\(folder)/\(run.name).jsonl"
+        if isFinished(log: log) {
+            do {
+                return try RunLogReader.row(rule: rule, recipe: recipe(log: log) ?? .reference, path: log)
+            } catch let error as RecipeError {
+                return ComparisonRow(rule: rule, status: .failed(message: error.description))
+            } catch {
+                return ComparisonRow(rule: rule, status: .failed(message: "\(log): \(error)"))
+            }
+        }
+        guard let message = try? String(contentsOfFile: "\(folder)/\(run.name).error", encoding: .utf8) else { return nil }
+        return ComparisonRow(rule: rule, status: message.contains("cannot train") ? .notApplicable(reason: message) : .failed(message: message))
+    }
+
+    /// The rows with results (finished, failed or refused; a row over seeds once every seed has one,
+    /// as mean ± standard deviation), and the names of those not run yet.
     public static func rows(suite: Suite, folder: String) throws -> (rows: [ComparisonRow], pending: [String]) {
         var rows: [ComparisonRow] = [], pending: [String] = []
         for row in suite.rows {
-            let log = "\(folder)/\(row.name).jsonl"
-            if isFinished(log: log) {
-                do {
-                    rows.append(try RunLogReader.row(rule: row.name, recipe: recipe(log: log) ?? .reference, path: log))
-                } catch let error as RecipeError {
-                    rows.append(ComparisonRow(rule: row.name, status: .failed(message: error.description)))
-                }
-            } else if let message = try? String(contentsOfFile: "\(folder)/\(row.name).error", encoding: .utf8) {
-                let refused = message.contains("cannot train")
-                rows.append(ComparisonRow(rule: row.name, status: refused ? .notApplicable(reason: message) : .failed(message: message)))
+            let runs = suite.runs(of: row)
+            let results = runs.map { result(of: $0, rule: row.name, folder: folder) }
+            let done = results.compactMap { $0 }
+            if done.count < runs.count {
+                pending.append(runs.count == 1 ? row.name : "\(row.name) (\(done.count) of \(runs.count) seeds)")
+            } else if suite.seeds.isEmpty {
+                rows.append(done[0])
             } else {
-                pending.append(row.name)
+                rows.append(ComparisonRow.combining(done, seeds: suite.seeds))
             }
         }
         return (rows, pending)
@@ -94,12 +108,12 @@ public enum SuiteReport {
             }
         }
         let decoder = JSONDecoder()
-        let provenance = suite.rows.compactMap { row in
-            (try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(row.name).provenance.json")))
-                .flatMap { try? decoder.decode(Provenance.self, from: $0) }.map { (row.name, $0) }
+        let provenance = suite.rows.flatMap { suite.runs(of: $0) }.compactMap { run in
+            (try? Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(run.name).provenance.json")))
+                .flatMap { try? decoder.decode(Provenance.self, from: $0) }.map { (run.name, $0) }
         }
         if !provenance.isEmpty {
-            markdown += "\n| row | commit | machine | finished | command |\n|---|---|---|---|---|\n"
+            markdown += "\n| run | commit | machine | finished | command |\n|---|---|---|---|---|\n"
             for (name, p) in provenance { markdown += "| \(name) | \(p.commit) | \(p.machine) | \(p.date) | `\(p.command)` |\n" }
         }
         if !pending.isEmpty { markdown += "\nNot run yet: \(pending.joined(separator: ", ")).\n" }
