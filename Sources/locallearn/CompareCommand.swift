@@ -66,6 +66,15 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a rule's recipe or set one of its options: RULE.KEY=VALUE, e.g. lls.lr=5e-3, all.optimizer=sgd or sll.sll-codes=128 (repeatable; KEY: optimizer, lr, momentum, weight-decay, or an option the rule declares).")
     var overrides: [String] = []
 
+    @Flag(help: "After each run, attack its final weights (FGSM and PGD, exact input gradients; noise as a control) and add a robustness table.")
+    var robustness = false
+
+    @Option(help: "--robustness: budgets ε, comma-separated (a/b fractions allowed).")
+    var robustnessEps = "2/255,4/255,8/255"
+
+    @Option(help: "--robustness: attack the first N test samples.")
+    var robustnessLimit = 1000
+
     @Option(help: "Folder for results.md, results.csv, report.html and the per-rule JSONL logs.")
     var out = "compare-results"
 
@@ -82,6 +91,11 @@ struct CompareCommand: ParsableCommand {
             throw ValidationError("unknown rule '\(rule)'; expected one of: \(RuleRegistry.help)")
         }
         guard !ruleList.isEmpty else { throw ValidationError("--rules is empty") }
+        if robustness {
+            do { _ = try RobustnessCommand.parse(robustnessArguments(checkpoint: "x", json: "x").dropFirst().map { $0 }) } catch {
+                throw ValidationError("--robustness-eps/--robustness-limit: \(RobustnessCommand.message(for: error))")
+            }
+        }
         if let seeds { _ = try CommaList.positiveIntegers(seeds, option: "--seeds") }
         guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be a fraction in [0, 1), got \(valSplit)") }
         guard epochs > 0, batchSize > 0, threads > 0 else { throw ValidationError("--epochs, --batch-size and --threads must be ≥ 1") }
@@ -120,7 +134,7 @@ struct CompareCommand: ParsableCommand {
         let overrides = try parsedOverrides()
         print("locallearn compare: \(ruleList.joined(separator: ", ")) on \(model), \(dataset), \(epochs) epochs, batch \(batchSize), "
               + "seed\(seedList.count > 1 ? "s" : "") \(seedList.map(String.init).joined(separator: ",")), \(threads) thread\(threads == 1 ? "" : "s") per run → \(out)/")
-        var rows: [ComparisonRow] = [], runs: [ComparisonRow] = []
+        var rows: [ComparisonRow] = [], runs: [ComparisonRow] = [], attacked: [(rule: String, runs: [[RobustnessTable.Record]])] = []
         let seeds = seedList
         for rule in ruleList {
             let recipe = try RuleRecipe.resolve(rule, overrides: overrides)
@@ -130,19 +144,27 @@ struct CompareCommand: ParsableCommand {
                 runs.append(row)
             } else {
                 print("── \(rule): \(recipe.optimizer.rawValue) lr \(recipe.learningRate)" + (seeds.count > 1 ? ", seeds \(seeds.map(String.init).joined(separator: ","))" : ""))
-                var perSeed: [ComparisonRow] = []
+                var perSeed: [ComparisonRow] = [], records: [[RobustnessTable.Record]] = []
                 for s in seeds {
-                    var run = try runChild(rule: rule, recipe: recipe, seed: s, log: seeds.count > 1 ? "\(out)/\(rule).seed\(s).jsonl" : "\(out)/\(rule).jsonl")
+                    let name = seeds.count > 1 ? "\(rule).seed\(s)" : rule
+                    var run = try runChild(rule: rule, recipe: recipe, seed: s, log: "\(out)/\(name).jsonl")
                     run.seed = s
                     perSeed.append(run)
+                    if robustness, run.status == .done { records.append(try attack(name)) }
                 }
+                if robustness { attacked.append((rule, records)) }
                 runs += perSeed
                 row = seeds.count > 1 ? ComparisonRow.combining(perSeed, seeds: seeds) : perSeed[0]
             }
             rows.append(row)
             print(ComparisonTable.markdown([row]).split(separator: "\n").last.map(String.init) ?? "")
         }
-        let markdown = ComparisonTable.markdown(rows) + ComparisonTable.unitsMarkdown(rows)
+        var markdown = ComparisonTable.markdown(rows) + ComparisonTable.unitsMarkdown(rows)
+        if robustness, case let table = RobustnessTable.markdown(attacked), !table.isEmpty {
+            markdown += "\nAccuracy under attack of each run's final weights, first \(robustnessLimit) test samples (FGSM; PGD 10 steps of "
+                + "2.5·ε/10 from a random start; Gaussian noise of deviation ε as a control; ε on pixels in [0, 1]"
+                + (seeds.count > 1 ? "; mean ± std over the seeds" : "") + "):\n\n" + table
+        }
         print("\n" + markdown, terminator: "")
         try markdown.write(toFile: "\(out)/results.md", atomically: true, encoding: .utf8)
         try ComparisonTable.csv(runs).write(toFile: "\(out)/results.csv", atomically: true, encoding: .utf8)
@@ -171,9 +193,29 @@ struct CompareCommand: ParsableCommand {
         if horizontalFlip { args.append("--horizontal-flip") }
         if standardize { args.append("--standardize") }
         if Self.isDiagnosed(rule) { args.append("--diagnostics") }
+        if robustness {
+            // The final weights, for the attacks (the log's name is the run's).
+            let name = URL(fileURLWithPath: log).deletingPathExtension().lastPathComponent
+            args += ["--checkpoint-dir", "\(out)/checkpoints/\(name)", "--checkpoint-every", "\(epochs)", "--overwrite"]
+        }
         // --set RULE.OPTION=VALUE for the rule's own options (validate() has parsed them).
         for o in (try? parsedOverrides()) ?? [] where o.rule == rule && !RuleRecipe.keys.contains(o.key) { args.append("--\(o.key)=\(o.value)") }
         return args
+    }
+
+    /// `robustness` arguments for the weights in `checkpoint`.
+    func robustnessArguments(checkpoint: String, json: String) -> [String] {
+        ["robustness", "--checkpoint", checkpoint, "--attack", "fgsm,pgd,noise", "--eps", robustnessEps, "--limit", "\(robustnessLimit)",
+         "--threads", "\(threads)", "--json", json]
+    }
+
+    /// Attacks the final weights of run `name` (saved in its checkpoint folder) in a child process.
+    func attack(_ name: String) throws -> [RobustnessTable.Record] {
+        let json = "\(out)/\(name).robustness.json"
+        let ended = try ChildProcess.run(robustnessArguments(checkpoint: "\(out)/checkpoints/\(name)", json: json))
+        if ended.status == 130 { throw ExitCode(130) }
+        guard ended.status == 0 else { throw CommandError("robustness of \(name): \(ended.message)") }
+        do { return try RobustnessTable.read(json) } catch { throw CommandError("robustness of \(name): cannot read \(json): \(error)") }
     }
 
     func runChild(rule: String, recipe: RuleRecipe, seed: UInt64, log: String) throws -> ComparisonRow {

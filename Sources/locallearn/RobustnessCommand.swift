@@ -38,6 +38,9 @@ struct RobustnessCommand: ParsableCommand {
     @Option(help: "Attack only the first N test samples.")
     var limit: Int?
 
+    @Option(help: "Also write the table as JSON records (attack, epsilon, accuracy, loss) to this file.")
+    var json: String?
+
     @Option(help: "Batch size.")
     var batchSize = 256
 
@@ -85,13 +88,18 @@ struct RobustnessCommand: ParsableCommand {
         print("| attack | ε | accuracy | loss |")
         print("|---|---|---:|---:|")
         print(String(format: "| clean | 0 | %.2f%% | %.4f |", clean.accuracy * 100, clean.loss))
+        var records = [RobustnessTable.Record(attack: "clean", epsilon: "0", accuracy: Double(clean.accuracy), loss: Double(clean.loss))]
         let labels = eps.split(separator: ",").map(String.init)
         for kind in attacks {
             for (label, epsilon) in zip(labels, budgets ?? []) {
                 let result = Robustness.evaluate(setup.network, on: test, attack: kind, epsilon: epsilon, settings: settings,
                                                  standardization: setup.standardization, batchSize: batchSize)
                 print(String(format: "| %@ | %@ | %.2f%% | %.4f |", kind.rawValue, label, result.accuracy * 100, result.loss))
+                records.append(RobustnessTable.Record(attack: kind.rawValue, epsilon: label, accuracy: Double(result.accuracy), loss: Double(result.loss)))
             }
+        }
+        if let json {
+            do { try RobustnessTable.write(records, to: json) } catch { throw CommandError("cannot write --json \(json): \(error.localizedDescription)") }
         }
     }
 }

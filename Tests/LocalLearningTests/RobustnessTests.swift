@@ -63,6 +63,30 @@ struct RobustnessTests {
     }
 }
 
+@Suite("compare --robustness")
+struct CompareRobustnessTests {
+    /// Each run's final weights are attacked: the table has a column per attack and budget, the
+    /// clean column is the saved weights' accuracy on those samples, and stronger attacks never help.
+    @Test func compareAttacksEachRunsFinalWeights() throws {
+        let folder = try CLI.temporaryFolder("compare-robustness")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try CLI.run(["compare", "--rules", "bp,fa", "--epochs", "1", "--model", "mlp:784-16-10:relu", "--threads", "1",
+                                  "--robustness", "--robustness-eps", "4/255,8/255", "--robustness-limit", "200", "--out", folder], timeout: 300)
+        #expect(result.status == 0, "\(result.errors)")
+        let table = try String(contentsOfFile: "\(folder)/results.md", encoding: .utf8)
+        #expect(table.contains("| rule | clean | fgsm 4/255 | fgsm 8/255 | pgd 4/255 | pgd 8/255 | noise 4/255 | noise 8/255 |"), "\(table)")
+        for rule in ["bp", "fa"] {
+            let records = try RobustnessTable.read("\(folder)/\(rule).robustness.json")
+            func accuracy(_ attack: String, _ eps: String) -> Double { records.first { $0.attack == attack && $0.epsilon == eps }!.accuracy }
+            #expect(accuracy("fgsm", "8/255") <= accuracy("fgsm", "4/255") + 1e-9 && accuracy("fgsm", "4/255") <= accuracy("clean", "0"))
+            #expect(accuracy("pgd", "8/255") <= accuracy("fgsm", "8/255") + 0.02, "PGD at least about as strong as FGSM")
+            #expect(table.contains(String(format: "| %@ | %.2f%% |", rule, accuracy("clean", "0") * 100)), "\(table)")
+        }
+        let bad = try CLI.run(["compare", "--rules", "bp", "--robustness", "--robustness-eps", "2/0x"], timeout: 60)
+        #expect(bad.status == 64 && bad.errors.contains("--eps must be numbers or fractions"), "\(bad.errors)")
+    }
+}
+
 @Suite("Top-5 accuracy and the confusion matrix")
 struct ConfusionTests {
     @Test func topKAndConfusionCountWhatTheyShould() throws {
