@@ -14,7 +14,7 @@ struct BadInputTests {
         // 1: costs and memory-depth make train's capability check
         (["costs", "--rules", "bp,auglocal"], 0, "auglocal | not applicable: AugLocal builds its auxiliary networks"),
         (["costs", "--rules", "auglocal", "--model", "mlp:784-64-10", "--input", "784"], 0, "not applicable"),
-        (["costs", "--rules", "reclra", "--model", "resnet:1", "--input", "3x8x8"], 0, "reclra | not applicable: rec-LRA trains blocks"),
+        (["costs", "--rules", "reclra", "--model", "vit:patch4-dim8-depth1-heads2", "--input", "3x8x8"], 0, "reclra | not applicable: rec-LRA trains blocks"),
         (["costs", "--rules", "reclra", "--model", "mlp:784-16-10:dropout0.2", "--input", "784"], 0, "not applicable"),
         (["experiment", "memory-depth", "--rules", "auglocal", "--depths", "2", "--width", "8"], 0, "not applicable"),
         (["experiment", "memory-depth", "--rules", "sll", "--depths", "1,2", "--model", "vit:patch4-dim8-depth{D}-heads2", "--shape", "1x8x8",

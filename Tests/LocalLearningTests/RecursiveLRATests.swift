@@ -175,4 +175,51 @@ struct RecursiveLRATests {
         #expect(reports.last!.testAccuracy > 0.85, "\(reports.map(\.testAccuracy))")
         #expect(model.weightedLayers[0].weight.value != first, "the first convolution learned")
     }
+
+    @Test(arguments: ["resnet:1", "resnet:1:pconv"])
+    func residualCNNsTrainWithSkipErrors(spec: String) throws {
+        let data = TrainingTests.blobs(count: 240, seed: 1)
+        let model = try ModelSpec.build(spec, inputShape: data.sampleShape, classes: 3, seed: 2)
+        let rule = RecursiveLRA(.init(errorSynapses: .trackForward, wiring: .chain, errorInitScale: 1))
+        #expect(rule.unsupportedReason(for: model) == nil)
+        rule.prepare(model)
+        // Every hidden block of a ResNet (the stem before a residual block, the residual blocks) takes the output's error.
+        #expect(rule.sources(try RecursiveLRA.stages(of: model).get()) == [4, 4, 4, 4])
+        #expect(rule.innerSynapses.keys.sorted() == [1, 2, 3])
+        let inner = (model.blocks[1].layers[0] as! Residual).body[3] as! WeightedLayer
+        if spec.hasSuffix("pconv") { #expect(inner is Perturbative) }
+        let (stem, before) = (model.weightedLayers[0], inner.weight.value)
+        let stemBefore = stem.weight.value
+        let reports = try Self.trainOnBlobs(model, rule, data, epochs: 6)
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss * 0.8, "\(reports.map(\.trainLoss))")
+        #expect(reports.last!.testAccuracy > 0.8, "\(reports.map(\.testAccuracy))")
+        #expect(inner.weight.value != before && stem.weight.value != stemBefore, "the stem and the layers inside residual blocks learn")
+    }
+
+    /// Locality: the stem's update is its own weight-gradient operator applied to its own error
+    /// e = z − φ(h − β·E·e_L), built from the output error through its error synapse alone — recomputed
+    /// here from the stem's forward quantities, nothing of the blocks between but the output error.
+    @Test func aResidualCNNsStemLearnsFromItsErrorSynapseAlone() throws {
+        let data = TrainingTests.blobs(count: 16, seed: 4)
+        let model = try ModelSpec.build("resnet:1", inputShape: data.sampleShape, classes: 3, seed: 3)
+        let rule = RecursiveLRA(.init(beta: 0.1, errorSynapses: .trackForward, wiring: .chain, errorInitScale: 1))
+        rule.prepare(model)
+        let batch = Batch(images: data.images, labels: data.labels)
+        _ = rule.step(model: model, batch: batch, optimizer: SGD(learningRate: 0))
+        let stem = model.blocks[0], conv = stem.layers[0] as! Conv2D
+        let byRule = conv.weight.gradient
+
+        let h = stem.layers[1].forward(conv.forward(batch.images, mode: .training), mode: .training)
+        let z = stem.layers[2].forward(h, mode: .training)
+        let logits = model.blocks.dropFirst().reduce(z) { $1.forward($0, mode: .training) }
+        let n = Float(batch.count)
+        let outputError = SoftmaxCrossEntropy()(logits, labels: batch.labels).gradient.mapped { $0 * n }
+        let d = BLAS.matmul(outputError, rule.errorSynapses[0].value).reshaped(z.shape)
+        let target = ActivationFunction.relu.apply(Tensor.zip(h, d) { $0 - 0.1 * $1 })
+        let e = Tensor.zip(z, target) { ($0 - $1) / n }
+        _ = conv.backward(stem.layers[1].backward(e, propagate: true)!, propagate: false)
+        let worst = zip(byRule.scalars, conv.weight.gradient.scalars).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-5 * max(1, byRule.scalars.map(abs).max()!), "largest difference \(worst)")
+        #expect(byRule.scalars.contains { $0 != 0 })
+    }
 }

@@ -5,8 +5,8 @@ struct AnatomyError: Error, CustomStringConvertible {
 }
 
 /// A block read as a weighted layer, its activation and what surrounds them: [Flatten] W [BatchNorm…]
-/// φ [pooling…], a residual block [Residual(W BatchNorm* φ W BatchNorm*) φ pooling…], or [Flatten] W
-/// for the classifier. Rules that give each layer its own target (rec-LRA) read the model this way.
+/// φ [pooling…], a residual block [Residual(W BatchNorm* φ W BatchNorm*) φ pooling…], or [pooling…]
+/// [Flatten] W for the classifier (a ResNet's global average pool, Flatten, Linear). Rules that give each layer its own target (rec-LRA) read the model this way.
 struct BlockAnatomy {
     let block: Block
     let weightIndex: Int
@@ -51,8 +51,8 @@ extension BlockAnatomy {
         for (index, block) in model.blocks.enumerated() {
             let layers = block.layers, last = index == model.blocks.count - 1
             func refuse(_ why: String) -> Result<[BlockAnatomy], AnatomyError> {
-                .failure(AnatomyError("blocks of [Flatten] Linear/Conv2D/Perturbative [BatchNorm] activation [pooling] "
-                                   + "and a linear classifier; block \(block.name) (\(layers.map(\.summary).joined(separator: " → "))) \(why)"))
+                .failure(AnatomyError("blocks of [Flatten] Linear/Conv2D/Perturbative [BatchNorm] activation [pooling], "
+                                   + "residual blocks, and a linear classifier after [pooling] [Flatten]; block \(block.name) (\(layers.map(\.summary).joined(separator: " → "))) \(why)"))
             }
             if let unit = layers.first as? Residual, !last {
                 guard let parts = ResidualParts(unit), layers.count >= 2, layers[1] is Activation,
@@ -67,7 +67,9 @@ extension BlockAnatomy {
             guard weighted.count == 1, let w = weighted.first, !layers.contains(where: { $0 is CompositeLayer }) else {
                 return refuse("needs exactly one weighted layer and no residual connection")
             }
-            guard layers[..<w].allSatisfy({ $0 is Flatten }) else { return refuse("has layers before its weighted layer") }
+            guard layers[..<w].allSatisfy({ $0 is Flatten || (last && SignalTap.isPooling($0)) }) else {
+                return refuse("has layers before its weighted layer" + (last ? " other than pooling and Flatten" : ""))
+            }
             if last {
                 guard w == layers.count - 1 else { return refuse("is the classifier and must end in its weighted layer") }
                 stages.append(BlockAnatomy(block: block, weightIndex: w, activationIndex: nil))

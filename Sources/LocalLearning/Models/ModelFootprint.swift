@@ -109,6 +109,7 @@ extension ModelSpec {
             }
             footprint.addLayer(parameters: s(p(features, classes), classes), outputs: classes)
         case "resnet":
+            _ = try resnetPerturbativeMasks(spec, options: Array(parts.dropFirst(2)))
             guard let n = Int(parts[1]), n > 0, inputShape.count == 3 else { return footprint }
             var (c, pixels) = (16, p(inputShape[1], inputShape[2]))
             footprint.addLayer(parameters: p(p(9, inputShape[0]), 16), outputs: p(48, pixels), columns: p(p(9, inputShape[0]), pixels))

@@ -17,6 +17,9 @@
 ///   stages of N BasicBlocks of widths 16/32/64 (two conv3×3→BN with an identity shortcut; a stride-2
 ///   first conv and a 1×1 stride-2 conv→BN shortcut where the width doubles), ReLU after each sum,
 ///   global average pool, linear. Convolutions have no bias (BatchNorm follows). Any [C, H, W] input.
+///   `resnet:N:pconv[M]`: every 3×3 stride-1 convolution after the stem becomes a `Perturbative` layer
+///   with M noise maps per input channel (the strided convolutions and 1×1 shortcuts stay), for rec-LRA's
+///   perturbative ResNets.
 /// - `lenet` = `cnn:6k5p0,M,16k5p0,M:relu:nobn:fc120:fc84`: LeNet-5 as BioTorch builds it (5×5
 ///   convolutions without padding, ReLU, 2×2 max-pool, no BatchNorm; 16·4·4 features on 28×28 input,
 ///   16·5·5 on 32×32).
@@ -32,7 +35,7 @@ public enum ModelSpec {
         "resnet20": "resnet:3", "resnet32": "resnet:5", "resnet110": "resnet:18",
     ]
 
-    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W[kK][sS][pP],M,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N, \(ViTSpec.grammar), smallconv, lenet, vgg8, resnet20, resnet32, resnet110"
+    public static let help = "mlp:IN-H1xN-…-CLASSES[:ACT][:bn][:dropoutP], cnn:W[kK][sS][pP],M,…,A2[:ACT][:fcN][:nobn][:dropoutP], resnet:N[:pconv[M]], \(ViTSpec.grammar), smallconv, lenet, vgg8, resnet20, resnet32, resnet110"
 
     /// Builds the model `spec` for inputs of per-sample shape `inputShape` ([C, H, W]) and `classes` outputs.
     public static func build(_ spec: String, inputShape: [Int], classes: Int, seed: UInt64 = 1,
@@ -53,10 +56,8 @@ public enum ModelSpec {
             blocks = try cnn(spec, layers: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape,
                              classes: classes, initializer: initializer, rng: &rng)
         case "resnet":
-            guard parts.count == 2 else {
-                throw ModelError.invalidSpec(spec: spec, reason: "resnet:N takes no options, got '\(parts.dropFirst(2).joined(separator: ":"))'")
-            }
-            blocks = try resnet(spec, blocksPerStage: parts[1], inputShape: inputShape, classes: classes, initializer: initializer, rng: &rng)
+            blocks = try resnet(spec, blocksPerStage: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape, classes: classes,
+                                initializer: initializer, rng: &rng)
         case "vit":
             blocks = try vit(spec, fields: parts[1], options: Array(parts.dropFirst(2)), inputShape: inputShape, classes: classes,
                              initializer: initializer, rng: &rng)
@@ -249,10 +250,28 @@ public enum ModelSpec {
 }
 
 extension ModelSpec {
-    static func resnet(_ spec: String, blocksPerStage: String, inputShape: [Int], classes: Int, initializer: Initializer,
+    /// Noise maps per input channel of `resnet:N:pconv[M]` (0 without the option); refuses any other option.
+    static func resnetPerturbativeMasks(_ spec: String, options: [String]) throws -> Int {
+        var masks = 0
+        for option in options where !option.isEmpty {
+            let t = option.lowercased()
+            guard t.hasPrefix("pconv"), let m = t == "pconv" ? 1 : Int(t.dropFirst(5)), m > 0, m <= 1024 else {
+                throw ModelError.invalidSpec(spec: spec, reason: "unknown resnet option '\(option)'; the only one is pconv[N] (N in 1…1024)")
+            }
+            masks = m
+        }
+        return masks
+    }
+
+    static func resnet(_ spec: String, blocksPerStage: String, options: [String] = [], inputShape: [Int], classes: Int, initializer: Initializer,
                        rng: inout SeededGenerator) throws -> [Block] {
         guard let n = Int(blocksPerStage), n > 0 else {
             throw ModelError.invalidSpec(spec: spec, reason: "'\(blocksPerStage)' is not a number of blocks per stage (resnet:N)")
+        }
+        let masks = try resnetPerturbativeMasks(spec, options: options)
+        /// A 3×3 stride-1 convolution of a block, perturbative with `pconv`.
+        func same(_ i: Int, _ o: Int, rng: inout SeededGenerator) -> Layer {
+            masks > 0 ? Perturbative(i, o, masks: masks, initializer: initializer, rng: &rng) : conv(i, o, 3, stride: 1, rng: &rng)
         }
         guard inputShape.count == 3 else { throw ModelError.invalidSpec(spec: spec, reason: "a ResNet needs image input [C, H, W], got \(inputShape)") }
         func conv(_ i: Int, _ o: Int, _ k: Int, stride: Int, rng: inout SeededGenerator) -> Conv2D {
@@ -263,8 +282,8 @@ extension ModelSpec {
         for (stage, width) in [16, 32, 64].enumerated() {
             for index in 0..<n {
                 let stride = stage > 0 && index == 0 ? 2 : 1
-                let body: [Layer] = [conv(channels, width, 3, stride: stride, rng: &rng), BatchNorm(channels: width), Activation(.relu),
-                                     conv(width, width, 3, stride: 1, rng: &rng), BatchNorm(channels: width)]
+                let first: Layer = stride == 1 ? same(channels, width, rng: &rng) : conv(channels, width, 3, stride: stride, rng: &rng)
+                let body: [Layer] = [first, BatchNorm(channels: width), Activation(.relu), same(width, width, rng: &rng), BatchNorm(channels: width)]
                 let shortcut: [Layer] = stride != 1 || channels != width ? [conv(channels, width, 1, stride: stride, rng: &rng), BatchNorm(channels: width)] : []
                 blocks.append(Block(name: "res\(blocks.count)", layers: [Residual(body: body, shortcut: shortcut), Activation(.relu)]))
                 channels = width
