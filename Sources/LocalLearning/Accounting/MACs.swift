@@ -76,9 +76,12 @@ extension Model {
     public var weightGradientMACs: Int { layerMACs.filter { $0.layer is WeightedLayer }.reduce(0) { $0 + $1.macs } }
 
     /// MACs of sending the error back through every weighted layer except the first (whose input
-    /// needs no gradient): one per forward MAC, whether through W (BP) or a feedback matrix (FA).
+    /// needs no gradient): one per forward MAC, whether through W (BP) or a feedback matrix (FA); and
+    /// through every attention layer above it: two per forward MAC (dv, dP, dq and dk).
     public var errorPropagationMACs: Int {
-        let weighted = layerMACs.filter { $0.layer is WeightedLayer }
-        return weighted.dropFirst().reduce(0) { $0 + $1.macs }
+        let layers = layerMACs.drop { !($0.layer is WeightedLayer) }
+        return layers.dropFirst().reduce(0) { total, entry in
+            total + (entry.layer is WeightedLayer ? entry.macs : entry.layer is SelfAttention ? 2 * entry.macs : 0)
+        }
     }
 }
