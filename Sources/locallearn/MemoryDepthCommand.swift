@@ -44,6 +44,9 @@ struct MemoryDepthCommand: ParsableCommand {
     @Option(help: "Batch size.")
     var batchSize = 128
 
+    @Option(help: "Blocks per unit for the rules that train units (SLL+ is sll with --local-unit 2); others ignore it.")
+    var localUnit: Int?
+
     @Flag(help: "Keep every gradient allocated for local rules too.")
     var keepGradients = false
 
@@ -54,6 +57,9 @@ struct MemoryDepthCommand: ParsableCommand {
         _ = try CommaList.positiveIntegers(depths, option: "--depths")
         guard width > 0, input > 0, classes > 1, batchSize > 1, threads >= 1, threads <= 1024 else {
             throw ValidationError("--width, --input and --batch-size must be positive, --classes at least 2 and --threads in 1…1024")
+        }
+        if let localUnit, localUnit < 1 || localUnit > ModelFootprint.maximumLayers {
+            throw ValidationError("--local-unit must be in 1…\(ModelFootprint.maximumLayers), got \(localUnit)")
         }
         if let model, !model.contains("{D}") {
             throw ValidationError("--model '\(model)' has no {D} where the depth goes, e.g. vit:patch4-dim128-depth{D}-heads4-mlp2")
@@ -79,7 +85,8 @@ struct MemoryDepthCommand: ParsableCommand {
         let names = try CommaList.ruleNames(rules)
         let mib = TrainCommand.mebibytes
         print("memory-depth: \(template), batch \(batchSize), adam; "
-              + (keepGradients ? "every gradient kept" : "local rules with transient gradients"))
+              + (keepGradients ? "every gradient kept" : "local rules with transient gradients")
+              + (localUnit.map { ", units of \($0) blocks" } ?? ""))
         print("| rule | D | working memory | activations | gradients | rule state | parameters + Adam | total |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         var growth: [(String, Int, Int, Int, Int)] = []
@@ -89,7 +96,8 @@ struct MemoryDepthCommand: ParsableCommand {
                 let profile: CostProfile
                 do {
                     profile = try CostProfile.measure(rule: name, spec: spec(depth), inputShape: inputShape, classes: classes,
-                                                      batchSize: batchSize, transientGradients: !keepGradients)
+                                                      batchSize: batchSize, options: localUnit.map { ["local-unit": "\($0)"] } ?? [:],
+                                                      transientGradients: !keepGradients)
                 } catch let ModelError.unsupportedRule(_, _, reason) {
                     print("| \(name) | \(depth) | not applicable: \(reason) |")
                     continue

@@ -21,6 +21,7 @@ struct BadInputTests {
           "--threads", "1"], 0, "sll: from D = 1 to D = 2 working memory"),
         (["experiment", "memory-depth", "--model", "vit:patch4-dim8-depth2"], 64, "has no {D} where the depth goes"),
         (["experiment", "memory-depth", "--shape", "3x32x32"], 64, "--shape applies to --model"),
+        (["experiment", "memory-depth", "--local-unit", "0"], 64, "--local-unit must be in 1…"),
         (["costs", "--model", "vit:patch4", "--input", "3x32"], 64, "3x32"),
         (["costs", "--model", "vit:patch5", "--input", "3x32x32", "--rules", "bp"], 64, "multiples of the patch 5"),
         // 2
