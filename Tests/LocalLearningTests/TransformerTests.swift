@@ -148,6 +148,9 @@ struct TransformerTests {
         #expect(cls.forwardMACs == 64 * 48 * 16 + 2 * (65 * (16 * 48 + 16 * 16 + 2 * 16 * 32) + 2 * 65 * 65 * 16) + 16 * 10)
         // BP's signal: back through every projection but the patch embedding, and twice each attention's forward MACs.
         #expect(cls.errorPropagationMACs == 2 * (65 * (16 * 48 + 16 * 16 + 2 * 16 * 32) + 2 * 2 * 65 * 65 * 16) + 16 * 10)
+        // Inside each unit (a transformer block): every projection after its first weighted layer, and attention twice.
+        #expect(LocalTraining.withinUnitPropagationMACs(cls, unitSize: 1) == 65 * ((16 * 48 + 16 * 16 + 2 * 16 * 32) + (16 * 16 + 2 * 16 * 32))
+                + 2 * 2 * (2 * 65 * 65 * 16))
         let footprint = try ModelSpec.footprint("vit:patch4-dim16-depth2-heads2", inputShape: [3, 32, 32], classes: 10)
         #expect(footprint.parameters == cls.parameterCount)
         for (spec, fragment) in [("vit:patch5", "multiples of the patch 5"), ("vit:dim10-heads4", "does not split into 4 heads"),

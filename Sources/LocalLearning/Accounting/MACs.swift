@@ -79,9 +79,12 @@ extension Model {
     /// needs no gradient): one per forward MAC, whether through W (BP) or a feedback matrix (FA); and
     /// through every attention layer above it: two per forward MAC (dv, dP, dq and dk).
     public var errorPropagationMACs: Int {
-        let layers = layerMACs.drop { !($0.layer is WeightedLayer) }
-        return layers.dropFirst().reduce(0) { total, entry in
-            total + (entry.layer is WeightedLayer ? entry.macs : entry.layer is SelfAttention ? 2 * entry.macs : 0)
-        }
+        layerMACs.drop { !($0.layer is WeightedLayer) }.dropFirst().reduce(0) { $0 + Self.backwardInputMACs($1.layer, forward: $1.macs) }
+    }
+
+    /// MACs of sending an error back through `layer` to its input: one per forward MAC of a weighted
+    /// layer, two of attention (dv, dP, dq, dk), none for the rest.
+    static func backwardInputMACs(_ layer: Layer, forward macs: Int) -> Int {
+        layer is WeightedLayer ? macs : layer is SelfAttention ? 2 * macs : 0
     }
 }

@@ -63,11 +63,13 @@ public enum LocalTraining {
     }
 
     /// MACs of backpropagating inside units: the error sent through every weighted layer of a unit
-    /// but its first (0 when every unit is one Linear/conv block).
+    /// but its first (0 when every unit is one Linear/conv block), and through every attention layer
+    /// after that first one (twice its forward MACs, as in `Model.errorPropagationMACs`).
     public static func withinUnitPropagationMACs(_ model: Model, unitSize: Int) -> Int {
-        let layers = model.layerMACs.filter { $0.layer is WeightedLayer }
+        let layers = model.layerMACs
         return units(of: model, size: unitSize).reduce(0) { total, unit in
-            total + layers.filter { unit.contains($0.block) }.dropFirst().reduce(0) { $0 + $1.macs }
+            let inside = layers.filter { unit.contains($0.block) }.drop { !($0.layer is WeightedLayer) }.dropFirst()
+            return total + inside.reduce(0) { $0 + Model.backwardInputMACs($1.layer, forward: $1.macs) }
         }
     }
 
