@@ -76,6 +76,24 @@ struct ForwardForwardTests {
         #expect(Evaluation.evaluate(m, on: test).accuracy < accuracy)
     }
 
+    /// The paper's scoring leaves the first hidden layer out: its scores are the all-layer scores less
+    /// the first layer's goodness; a one-hidden-layer network scores with its only layer either way.
+    @Test func thePapersScoringSkipsTheFirstHiddenLayer() throws {
+        let m = try ModelSpec.build("mlp:16-8x2-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 4)
+        let images = TrainingTests.blobs(count: 5, seed: 6).images
+        let all = ForwardForward(.init(scoreLayers: .all)).scores(model: m, images: images)
+        let paper = ForwardForward(.init(scoreLayers: .allButFirst)).scores(model: m, images: images)
+        for c in 0..<3 {
+            let x = ForwardForward.embedded(images, labels: [Int32](repeating: Int32(c), count: 5), classes: 3)
+            let first = ForwardForward.goodness(m.blocks[0].forward(ForwardForward.normalised(x), mode: .evaluation))
+            for row in 0..<5 { #expect(abs(all[row * 3 + c] - first[row] - paper[row * 3 + c]) < 1e-5) }
+        }
+        #expect(paper.scalars.contains { $0 > 0 } && all.scalars != paper.scalars)
+        let one = try ModelSpec.build("mlp:16-8-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 4)
+        #expect(ForwardForward(.init(scoreLayers: .allButFirst)).scores(model: one, images: images).scalars
+                == ForwardForward(.init(scoreLayers: .all)).scores(model: one, images: images).scalars)
+    }
+
     @Test func hardNegativesAreWrongLabelsTheNetworkFindsGood() throws {
         let m = try ModelSpec.build("mlp:16-16-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 2)
         // Large weights: goodness differs clearly between labels, so the softmax over it is peaked.

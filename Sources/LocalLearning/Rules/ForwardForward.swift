@@ -12,8 +12,11 @@ import Foundation
 ///   so one threshold θ serves every width); layer loss, averaged over positive and negative rows,
 ///   L = softplus(θ − g⁺) + softplus(g⁻ − θ) (the logistic p = σ(g − θ) of Eq. 1);
 /// - prediction (§3.3): every label is embedded in turn and the label with the largest goodness
-///   summed over the hidden layers wins (C forward passes per image); the classifier block of the
-///   model spec is not used and stays at its initial weights.
+///   summed over the hidden layers wins (C forward passes per image); the paper accumulates all but
+///   the first hidden layer (`--ff-score-layers all-but-first`), which scored 96.49% against 97.25% on
+///   the same 60-epoch 3×1000 weights here, so every layer counts by default. The classifier block of
+///   the model spec is not used and stays at its initial weights. Hard negatives are drawn from the
+///   same scores.
 ///
 /// The step's "training accuracy" is the fraction of samples whose summed goodness is larger with
 /// the true label than with the drawn wrong one — the discrimination FF trains, not a C-way prediction.
@@ -28,13 +31,22 @@ public final class ForwardForward: LearningRule {
         case hard
     }
 
+    /// Which hidden layers' goodness a prediction accumulates.
+    public enum ScoreLayers: String, Sendable, CaseIterable {
+        /// All but the first (§3.3), or the only one.
+        case allButFirst = "all-but-first"
+        case all
+    }
+
     public struct Settings: Sendable {
         /// θ, the goodness a layer separates positive from negative data at.
         public var threshold: Float = 2
         public var negatives = Negatives.random
-        public init(threshold: Float = 2, negatives: Negatives = .random) {
+        public var scoreLayers = ScoreLayers.all
+        public init(threshold: Float = 2, negatives: Negatives = .random, scoreLayers: ScoreLayers = .all) {
             self.threshold = threshold
             self.negatives = negatives
+            self.scoreLayers = scoreLayers
         }
     }
 
@@ -54,6 +66,7 @@ public final class ForwardForward: LearningRule {
             .number("ff-threshold", \.threshold, help: "θ: the mean squared activity at which a layer calls its input positive.",
                     requirement: "a positive number") { $0 > 0 },
             .choice("ff-negatives", \.negatives, help: "Wrong labels of the negative data: random (uniform over the other classes) or hard (drawn in proportion to the network's own softmax over goodness; one evaluation pass per class per batch)."),
+            .choice("ff-score-layers", \.scoreLayers, help: "Hidden layers whose goodness a prediction accumulates: all, or all-but-first (the paper's §3.3; the only layer of a one-layer network)."),
         ]) { settings, seed in ForwardForward(settings, seed: seed) }
     }
 
@@ -158,14 +171,16 @@ public final class ForwardForward: LearningRule {
         return StepStatistics(loss: totalLoss / Float(hidden.count), correct: discriminated, count: n)
     }
 
-    /// Goodness summed over the hidden layers for every label embedded in turn: [N, classes].
+    /// Goodness accumulated over the scored hidden layers for every label embedded in turn: [N, classes].
     public func scores(model: Model, images: Tensor) -> Tensor {
-        let n = images.shape[0], classes = model.classes
+        let n = images.shape[0], classes = model.classes, hidden = model.blocks.count - 1
+        let firstScored = settings.scoreLayers == .allButFirst && hidden > 1 ? 1 : 0
         var scores = [Float](repeating: 0, count: n * classes)
         for c in 0..<classes {
             var x = Self.embedded(images, labels: [Int32](repeating: Int32(c), count: n), classes: classes)
-            for block in model.blocks.dropLast() {
+            for (index, block) in model.blocks.dropLast().enumerated() {
                 x = block.forward(Self.normalised(x), mode: .evaluation)
+                guard index >= firstScored else { continue }
                 for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += g }
             }
         }
