@@ -215,7 +215,7 @@ struct CompareCommand: ParsableCommand {
         let ended = try ChildProcess.run(robustnessArguments(checkpoint: "\(out)/checkpoints/\(name)", json: json))
         if ended.status == 130 { throw ExitCode(130) }
         guard ended.status == 0 else { throw CommandError("robustness of \(name): \(ended.message)") }
-        do { return try RobustnessTable.read(json) } catch { throw CommandError("robustness of \(name): cannot read \(json): \(error)") }
+        do { return try RobustnessTable.read(json) } catch { throw CommandError("robustness of \(name): cannot read \(json): \(OutputPath.plainReason(error))") }
     }
 
     func runChild(rule: String, recipe: RuleRecipe, seed: UInt64, log: String) throws -> ComparisonRow {

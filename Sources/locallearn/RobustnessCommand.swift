@@ -73,6 +73,7 @@ struct RobustnessCommand: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be in 1…1024, got \(threads)") }
+        if let json { try OutputPath.checkFile(json, option: "--json") }
     }
 
     func run() throws {
@@ -99,7 +100,7 @@ struct RobustnessCommand: ParsableCommand {
             }
         }
         if let json {
-            do { try RobustnessTable.write(records, to: json) } catch { throw CommandError("cannot write --json \(json): \(error.localizedDescription)") }
+            do { try RobustnessTable.write(records, to: json) } catch { throw CommandError("cannot write --json \(json): \(OutputPath.plainReason(error))") }
         }
     }
 }

@@ -22,6 +22,7 @@ struct BadInputTests {
         (["experiment", "memory-depth", "--model", "vit:patch4-dim8-depth2"], 64, "has no {D} where the depth goes"),
         (["experiment", "memory-depth", "--shape", "3x32x32"], 64, "--shape applies to --model"),
         (["experiment", "memory-depth", "--local-unit", "0"], 64, "--local-unit must be in 1…"),
+        (["robustness", "--checkpoint", "nowhere", "--json", "/dev/null/x"], 1, "--json /dev/null/x: cannot be written (a part of the path is not a folder)"),
         (["costs", "--model", "vit:patch4", "--input", "3x32"], 64, "3x32"),
         (["costs", "--model", "vit:patch5", "--input", "3x32x32", "--rules", "bp"], 64, "multiples of the patch 5"),
         // 2
