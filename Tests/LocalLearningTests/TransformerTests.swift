@@ -204,3 +204,23 @@ struct ViTRuleTests {
         }
     }
 }
+
+@Suite("DFA on a ViT")
+struct ViTDFATests {
+    /// The output error enters the token the classifier reads ([classes, D] feedback) by default, every
+    /// token ([classes, T·D]) with `.all`; both train.
+    @Test(arguments: [DirectFeedbackAlignment.TokenInjection.read, .all])
+    func feedbackEntersTheReadTokenOrEveryToken(tokens: DirectFeedbackAlignment.TokenInjection) throws {
+        let model = try ModelSpec.build("vit:patch2-dim8-depth2-heads2", inputShape: [1, 4, 4], classes: 3, seed: 2)
+        let rule = DirectFeedbackAlignment(tokenInjection: tokens, seed: 2)
+        rule.prepare(model)
+        let width = tokens == .read ? 8 : 5 * 8
+        #expect(rule.feedbackMatrix(forBlock: 0)?.shape == [3, width] && rule.feedbackMatrix(forBlock: 1)?.shape == [3, width])
+        let data = TrainingTests.blobs(count: 96, seed: 3)
+        let before = model.blocks[0].parameters.map(\.value)
+        let reports = try Trainer(model: model, rule: rule, optimizer: Adam(learningRate: 1e-2), schedule: .constant,
+                                  trainLoader: DataLoader(dataset: data, batchSize: 32, seed: 1), testSet: data, epochs: 4).run()
+        #expect(reports.last!.trainLoss < reports.first!.trainLoss, "\(reports.map(\.trainLoss))")
+        #expect(zip(before, model.blocks[0].parameters.map(\.value)).contains { $0 != $1 })
+    }
+}

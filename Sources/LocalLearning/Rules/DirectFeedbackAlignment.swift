@@ -8,24 +8,37 @@
 /// feedback (`TrainingHook` of dim [C, 32, 32, 32] on a 32-channel 32×32 map); `.afterPooling` at the
 /// block's output, as this project did before 2026-12-01 (4× fewer feedback rows after a 2×2 max-pool,
 /// and a sparser signal through the pool's backward). Blocks without pooling are the same either way.
+///
+/// On a token model (a ViT, whose classifier reads the class token or the mean token), the output error
+/// exists only for what the classifier reads, so by default (`TokenInjection.read`) B_i is
+/// [classes, D] and the signal enters the read token of each block's output (the class token, or every
+/// token by 1/T for the mean), where BP's gradient at the last block is nonzero; `.all` projects it onto
+/// every token ([classes, T·D]), as DFA does for language models, where every token has an error.
 public final class DirectFeedbackAlignment: LearningRule {
     public enum Injection: String, Sendable, CaseIterable {
         case beforePooling = "before-pooling"
         case afterPooling = "after-pooling"
     }
 
+    public enum TokenInjection: String, Sendable, CaseIterable {
+        case read
+        case all
+    }
+
     public let initializer: Initializer
     public let injection: Injection
+    public let tokenInjection: TokenInjection
     /// Present when `--constrain-weights` keeps every ‖W‖ at its initial value.
     public let weightConstraint: WeightNormConstraint?
     private var rng: SeededGenerator
     /// B_i for each hidden block, [classes, size of the activation the signal enters].
     private var matrices: [Int: Tensor] = [:]
 
-    public init(initializer: Initializer = .xavierUniform, injection: Injection = .beforePooling, constrainWeights: Bool = false,
-                seed: UInt64 = 1) {
+    public init(initializer: Initializer = .xavierUniform, injection: Injection = .beforePooling, tokenInjection: TokenInjection = .read,
+                constrainWeights: Bool = false, seed: UInt64 = 1) {
         self.initializer = initializer
         self.injection = injection
+        self.tokenInjection = tokenInjection
         self.weightConstraint = constrainWeights ? WeightNormConstraint() : nil
         self.rng = SeededGenerator(seed: seed ^ 0xDFA0_DFA0)
     }
@@ -38,8 +51,13 @@ public final class DirectFeedbackAlignment: LearningRule {
     }
 
     /// Per-sample shape of the activation the signal enters, for every hidden block.
-    public func injectionShapes(_ model: Model) -> [[Int]] {
+    public func activationShapes(_ model: Model) -> [[Int]] {
         injection == .beforePooling ? SignalTap.hiddenShapes(of: model) : Array(model.blockOutputShapes.dropLast())
+    }
+
+    /// Per-sample shape B_i projects the error to: the activation, or its read token on a token model.
+    public func injectionShapes(_ model: Model) -> [[Int]] {
+        tokenInjection == .read ? activationShapes(model).map { SignalTap.lossShape($0, of: model) } : activationShapes(model)
     }
 
     /// The layer of `block` whose output receives the signal.
@@ -69,12 +87,16 @@ public final class DirectFeedbackAlignment: LearningRule {
         prepare(model)
         let output = OutputError(model: model, batch: batch)
         let error = output.gradient
-        let shapes = injectionShapes(model)
+        let shapes = injectionShapes(model), activations = activationShapes(model)
+        let reading = SignalTap.tokenReading(of: model)
         for (index, block) in model.blocks.enumerated() {
             if index == model.blocks.count - 1 {
                 _ = block.backward(error, propagate: false)
             } else {
-                let signal = BLAS.matmul(error, matrices[index]!).reshaped([batch.count] + shapes[index])
+                var signal = BLAS.matmul(error, matrices[index]!).reshaped([batch.count] + shapes[index])
+                if let reading, shapes[index] != activations[index] {
+                    signal = TokenPool.spread(signal, tokens: activations[index][0], reading)
+                }
                 _ = block.backward(signal, fromLayer: injectionLayer(block), propagate: false)
             }
         }
@@ -122,6 +144,7 @@ extension DirectFeedbackAlignment {
         public var feedbackInitializer = Initializer.xavierUniform
         public var constrainWeights = false
         public var injection = Injection.beforePooling
+        public var tokenInjection = TokenInjection.read
     }
 
     public static var descriptor: RuleDescriptor {
@@ -129,9 +152,10 @@ extension DirectFeedbackAlignment {
                        defaults: Settings(), options: [
                            .feedbackInit(\.feedbackInitializer), .constrainWeights(\.constrainWeights),
                            .choice("dfa-injection", \.injection, help: "Where the signal enters a block that ends in pooling: before-pooling (the activation's output, all C·H·W; the LLS reference code's DFA) or after-pooling (the block's output)."),
+                           .choice("dfa-tokens", \.tokenInjection, help: "On a ViT: read (the signal enters the token the classifier reads: the class token, or every token by 1/T for the mean) or all (a projection onto every token)."),
                        ]) { settings, seed in
             DirectFeedbackAlignment(initializer: settings.feedbackInitializer, injection: settings.injection,
-                                    constrainWeights: settings.constrainWeights, seed: seed)
+                                    tokenInjection: settings.tokenInjection, constrainWeights: settings.constrainWeights, seed: seed)
         }
     }
 }
