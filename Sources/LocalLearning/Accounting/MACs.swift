@@ -78,13 +78,14 @@ extension Model {
     /// MACs of sending the error back through every weighted layer except the first (whose input
     /// needs no gradient): one per forward MAC, whether through W (BP) or a feedback matrix (FA); and
     /// through every attention layer above it: two per forward MAC (dv, dP, dq and dk).
-    public var errorPropagationMACs: Int {
-        layerMACs.drop { !($0.layer is WeightedLayer) }.dropFirst().reduce(0) { $0 + Self.backwardInputMACs($1.layer, forward: $1.macs) }
-    }
+    public var errorPropagationMACs: Int { Self.propagationMACs(layerMACs) }
 
-    /// MACs of sending an error back through `layer` to its input: one per forward MAC of a weighted
-    /// layer, two of attention (dv, dP, dq, dk), none for the rest.
-    static func backwardInputMACs(_ layer: Layer, forward macs: Int) -> Int {
-        layer is WeightedLayer ? macs : layer is SelfAttention ? 2 * macs : 0
+    /// MACs of sending an error back through a run of layers (`layerMACs` entries, in forward order)
+    /// down to its first weighted layer, whose input needs no gradient: one per forward MAC of every
+    /// later weighted layer, two of every attention layer (dv, dP, dq, dk), none for the rest.
+    static func propagationMACs(_ entries: [(block: Int, layer: Layer, macs: Int)]) -> Int {
+        entries.drop { !($0.layer is WeightedLayer) }.dropFirst().reduce(0) { total, entry in
+            total + (entry.layer is WeightedLayer ? entry.macs : entry.layer is SelfAttention ? 2 * entry.macs : 0)
+        }
     }
 }

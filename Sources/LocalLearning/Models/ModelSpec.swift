@@ -129,7 +129,7 @@ public enum ModelSpec {
                 options.dropout = p
             } else if allowFC, t.hasPrefix("fc"), let width = Int(t.dropFirst(2)), width > 0 {
                 options.hiddenFC.append(width)
-            } else if allowFC, t.hasPrefix("pconv"), let masks = t == "pconv" ? 1 : Int(t.dropFirst(5)), masks > 0 {
+            } else if allowFC, let masks = perturbativeMasks(t) {
                 options.perturbativeMasks = masks
             } else {
                 throw ModelError.invalidSpec(spec: spec, reason: "unknown option '\(token)'; expected an activation (\(ActivationFunction.names)), bn, nobn, dropoutP\(allowFC ? ", fcN, pconv[N]" : ", res")")
@@ -250,12 +250,17 @@ public enum ModelSpec {
 }
 
 extension ModelSpec {
+    /// The N of a lower-cased `pconv` / `pconvN` option (1 for `pconv`), or nil for another token or N < 1.
+    static func perturbativeMasks(_ token: String) -> Int? {
+        guard token.hasPrefix("pconv"), let masks = token == "pconv" ? 1 : Int(token.dropFirst(5)), masks > 0 else { return nil }
+        return masks
+    }
+
     /// Noise maps per input channel of `resnet:N:pconv[M]` (0 without the option); refuses any other option.
     static func resnetPerturbativeMasks(_ spec: String, options: [String]) throws -> Int {
         var masks = 0
         for option in options where !option.isEmpty {
-            let t = option.lowercased()
-            guard t.hasPrefix("pconv"), let m = t == "pconv" ? 1 : Int(t.dropFirst(5)), m > 0, m <= 1024 else {
+            guard let m = perturbativeMasks(option.lowercased()), m <= 1024 else {
                 throw ModelError.invalidSpec(spec: spec, reason: "unknown resnet option '\(option)'; the only one is pconv[N] (N in 1…1024)")
             }
             masks = m

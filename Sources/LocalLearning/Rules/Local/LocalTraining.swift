@@ -68,8 +68,7 @@ public enum LocalTraining {
     public static func withinUnitPropagationMACs(_ model: Model, unitSize: Int) -> Int {
         let layers = model.layerMACs
         return units(of: model, size: unitSize).reduce(0) { total, unit in
-            let inside = layers.filter { unit.contains($0.block) }.drop { !($0.layer is WeightedLayer) }.dropFirst()
-            return total + inside.reduce(0) { $0 + Model.backwardInputMACs($1.layer, forward: $1.macs) }
+            total + Model.propagationMACs(layers.filter { unit.contains($0.block) })
         }
     }
 
