@@ -106,6 +106,7 @@ struct BenchCommand: ParsableCommand {
                      forward * 1e3, 2 * macs / forward / 1e9, backward * 1e3, 4 * macs / backward / 1e9))
         out["conv_forward_ms"] = forward * 1e3
         out["conv_backward_ms"] = backward * 1e3
+        out.merge(winogradAgainstIm2col(), uniquingKeysWith: { $1 })
         let g = ConvolutionGeometry(channels: 32, height: 14, width: 14, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1)
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * 128 * g.outputPlane)
         defer { columns.deallocate() }
@@ -121,6 +122,42 @@ struct BenchCommand: ParsableCommand {
             let seconds = time(repeats: 20) { _ = function.apply(v) }
             print(String(format: "  %-10@ %.3f ns/element", function.name as NSString, seconds / Double(count) * 1e9))
             out["elementwise_\(function.name.lowercased())_ns"] = seconds / Double(count) * 1e9
+        }
+        return out
+    }
+
+    /// Forward and input-gradient time of ResNet-20's 3×3 convolutions (batch 128) by im2col and by Winograd,
+    /// the two alternated in one loop so that the machine's noise falls on both alike.
+    func winogradAgainstIm2col() -> [String: Double] {
+        var rng = SeededGenerator(seed: 11)
+        var out: [String: Double] = [:]
+        for (channels, size) in [(16, 32), (32, 16), (64, 8)] {
+            let conv = Conv2D(channels, channels, kernelSize: 3, padding: 1, rng: &rng)
+            conv.winogradChannels = 1
+            let x = Tensor.uniform([128, channels, size, size], bound: 1, using: &rng)
+            let dy = Tensor.uniform(x.shape, bound: 1, using: &rng)
+            var forward: [Bool: [Double]] = [true: [], false: []], backward = forward
+            func milliseconds(_ body: () -> Void) -> Double {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            }
+            for _ in 0..<7 {
+                for winograd in [false, true] {
+                    conv.allowsWinograd = winograd
+                    forward[winograd]!.append(milliseconds { _ = conv.forward(x, mode: .training) })
+                    backward[winograd]!.append(milliseconds { _ = conv.backward(dy, propagate: true) })
+                }
+            }
+            let median = { (times: [Double]) in times.sorted()[times.count / 2] }
+            let (plain, fast) = (median(forward[false]!), median(forward[true]!))
+            let (plainBack, fastBack) = (median(backward[false]!), median(backward[true]!))
+            print(String(format: "  conv %d→%d 3×3 %d×%d batch 128, forward / backward ms: im2col %.2f / %.2f, Winograd %.2f / %.2f",
+                         channels, channels, size, size, plain, plainBack, fast, fastBack))
+            out["conv\(channels)_forward_im2col_ms"] = plain
+            out["conv\(channels)_forward_winograd_ms"] = fast
+            out["conv\(channels)_backward_im2col_ms"] = plainBack
+            out["conv\(channels)_backward_winograd_ms"] = fastBack
         }
         return out
     }

@@ -27,7 +27,7 @@ struct WinogradTests {
         a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) }
     }
 
-    @Test(arguments: [(1, 0, 5, 7), (1, 1, 8, 8), (2, 1, 7, 9), (3, 2, 6, 5), (1, 1, 1, 3)])
+    @Test(arguments: [(1, 0, 5, 7), (1, 1, 8, 8), (2, 1, 7, 9), (3, 2, 6, 5), (1, 1, 1, 3), (2, 1, 5, 21), (1, 0, 6, 20)])
     func forwardMatchesTheIm2colConvolution(samples: Int, padding: Int, height: Int, width: Int) {
         var rng = SeededGenerator(seed: 7)
         let conv = Conv2D(5, 6, kernelSize: 3, padding: padding, rng: &rng)

@@ -18,10 +18,10 @@ public final class Conv2D: WeightedLayer {
     /// Whether 3×3 stride-1 convolutions with enough channels use Winograd's F(2×2, 3×3) (forward and
     /// input gradient; the weight gradient stays im2col). `LOCALLEARN_NO_WINOGRAD=1` turns it off for
     /// a run (to measure one against the other); tests switch it per layer.
-    var allowsWinograd = ProcessInfo.processInfo.environment["LOCALLEARN_NO_WINOGRAD"] == nil
+    public var allowsWinograd = ProcessInfo.processInfo.environment["LOCALLEARN_NO_WINOGRAD"] == nil
     /// Channels on both sides from which Winograd is used: measured 2026-12-01 (ResNet-20 blocks, one
     /// thread), it is ~10% slower than im2col at 16 channels, even at 32 and ~15% faster at 64.
-    var winogradChannels = 64
+    public var winogradChannels = 64
 
     /// 3×3, stride 1, padding ≤ 2, and at least `winogradChannels` channels in and out.
     func usesWinograd(from inputs: Int, to outputs: Int) -> Bool {
