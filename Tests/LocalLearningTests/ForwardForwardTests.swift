@@ -22,12 +22,26 @@ struct ForwardForwardTests {
         }
     }
 
-    @Test func theWeightGradientIsTheGoodnessLossGradient() throws {
+    /// The settings whose loss the step differentiates exactly: the length- and rms-normalised inputs, the
+    /// mean and sum goodness, and peer normalisation (its running means held where the step found them).
+    static let differentiable: [ForwardForward.Settings] = [
+        .init(threshold: 0.05),
+        .init(threshold: 0.05, goodness: .sum, normalisation: .rms),
+        .init(threshold: 1, goodness: .sum, normalisation: .rms, peerNormalisation: 0.5),
+    ]
+
+    @Test(arguments: differentiable)
+    func theWeightGradientIsTheGoodnessLossGradient(settings: ForwardForward.Settings) throws {
         let m = try ModelSpec.build("mlp:16-8-2:relu", inputShape: [1, 4, 4], classes: 2, seed: 3)
-        let rule = ForwardForward(.init(threshold: 0.05))
+        let rule = ForwardForward(settings)
         let batch = Self.twoClassBatch
+        if settings.peerNormalisation > 0 { rule.peerMeans = [[0.9, 0.1, 0.4, 0.7, 0.2, 0.5, 0.3, 0.8]] }
+        let means = rule.peerMeans
         // lr 0: the step leaves the weights and their gradients; its loss is the one hidden layer's.
-        func loss() -> Double { Double(rule.step(model: m, batch: batch, optimizer: SGD(learningRate: 0, momentum: 0)).loss) }
+        func loss() -> Double {
+            rule.peerMeans = means
+            return Double(rule.step(model: m, batch: batch, optimizer: SGD(learningRate: 0, momentum: 0)).loss)
+        }
         _ = loss()
         let weight = m.blocks[0].parameters[0]
         let analytic = weight.gradient.scalars
@@ -45,6 +59,35 @@ struct ForwardForwardTests {
         }
         #expect(GradientCheck.relativeError(picked, numeric) < 2e-2, "\(picked) vs \(numeric)")
         #expect(picked.contains { $0 != 0 })
+    }
+
+    /// A unit the ReLU keeps at 0 for every row gets no goodness gradient (∂Σh²/∂h = 2h = 0), but peer
+    /// normalisation pushes its mean activity up: through the full activation gradient the push reaches its
+    /// weights, through the exact one it stops at the ReLU.
+    @Test func theFullActivationGradientReachesSilentUnits() throws {
+        func firstRowGradient(_ gradient: ForwardForward.ActivationGradient) throws -> [Float] {
+            let m = try ModelSpec.build("mlp:16-4-2:relu", inputShape: [1, 4, 4], classes: 2, seed: 3)
+            let linear = m.blocks[0].parameters
+            // Unit 0: weights 0 and bias −1, so its pre-activation is −1 on every input.
+            linear[0].value = Tensor(shape: linear[0].value.shape, scalars: linear[0].value.scalars.enumerated().map { $0 < 16 ? 0 : $1 })
+            linear[1].value = Tensor(shape: linear[1].value.shape, scalars: linear[1].value.scalars.enumerated().map { $0 == 0 ? -1 : $1 })
+            _ = ForwardForward(.init(activationGradient: gradient, peerNormalisation: 0.03)).step(model: m, batch: Self.twoClassBatch,
+                                                                        optimizer: SGD(learningRate: 0, momentum: 0))
+            return Array(linear[0].gradient.scalars[0..<16]) + [linear[1].gradient.scalars[0]]
+        }
+        #expect(try firstRowGradient(.exact).allSatisfy { $0 == 0 })
+        #expect(try firstRowGradient(.full).contains { $0 != 0 })
+    }
+
+    @Test func peerMeansTravelInTheCheckpoint() throws {
+        let m = try ModelSpec.build("mlp:16-8x2-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 5)
+        let settings = ForwardForward.Settings(peerNormalisation: 0.03)
+        let rule = ForwardForward(settings, seed: 2)
+        _ = rule.step(model: m, batch: Batch(images: Self.data.images, labels: Self.data.labels), optimizer: SGD(learningRate: 0.1, momentum: 0))
+        #expect(rule.peerMeans.count == 2 && rule.peerMeans.allSatisfy { $0.count == 8 && $0 != [Float](repeating: 0.5, count: 8) })
+        let restored = ForwardForward(settings, seed: 9)
+        try restored.restoreState(Safetensors.File(tensors: rule.checkpointState(m)), prefix: "", model: m, path: "test")
+        #expect(restored.peerMeans == rule.peerMeans)
     }
 
     @Test func aLayerLearnsOnlyFromItsOwnGoodness() throws {

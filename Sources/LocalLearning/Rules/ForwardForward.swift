@@ -11,6 +11,10 @@ import Foundation
 /// - goodness g = mean over the layer's units of h² (the sum of squares of §2, divided by the width
 ///   so one threshold θ serves every width); layer loss, averaged over positive and negative rows,
 ///   L = softplus(θ − g⁺) + softplus(g⁻ − θ) (the logistic p = σ(g − θ) of Eq. 1);
+/// - the choices of Hinton's Matlab code and Löwe's PyTorch reimplementation (1.47% / 1.45% test error)
+///   are options: `--ff-goodness sum` (logit Σh² − θ·width), `--ff-normalisation rms` (inputs divided by
+///   their root mean square), `--ff-activation-gradient full` (the ReLU's gradient passed unchanged) and
+///   `--ff-peer-normalisation 0.03` (a loss keeping each unit's mean activity near the layer's);
 /// - prediction (§3.3): every label is embedded in turn and the label with the largest goodness
 ///   summed over the hidden layers wins (C forward passes per image); the paper accumulates all but
 ///   the first hidden layer (`--ff-score-layers all-but-first`), which scored 96.49% against 97.25% on
@@ -38,20 +42,56 @@ public final class ForwardForward: LearningRule {
         case all
     }
 
+    /// How a layer's activity becomes the logit of "positive".
+    public enum Goodness: String, Sendable, CaseIterable {
+        /// mean(h²) − θ: one threshold for every width.
+        case mean
+        /// Σ h² − θ·width: the same threshold per unit, the logit `width` times steeper (Hinton's Matlab
+        /// code and its PyTorch reimplementation by Löwe, with θ = 1).
+        case sum
+    }
+
+    /// What a layer's input is divided by.
+    public enum Normalisation: String, Sendable, CaseIterable {
+        /// Its length ‖x‖ (+10⁻⁴): unit vectors (§2.1).
+        case length
+        /// Its root mean square √mean(x²) (+10⁻⁸): units of activity ≈ 1 whatever the width (the Matlab code).
+        case rms
+    }
+
+    /// The gradient through each hidden layer's activation.
+    public enum ActivationGradient: String, Sendable, CaseIterable {
+        /// The activation's own derivative.
+        case exact
+        /// Passed through unchanged, as if the activation were the identity (the reimplementation's
+        /// `ReLU_full_grad`: units switched off by the ReLU still learn).
+        case full
+    }
+
     public struct Settings: Sendable {
         /// θ, the goodness a layer separates positive from negative data at.
         public var threshold: Float = 2
         public var negatives = Negatives.random
         public var scoreLayers = ScoreLayers.all
-        public init(threshold: Float = 2, negatives: Negatives = .random, scoreLayers: ScoreLayers = .all) {
-            self.threshold = threshold
-            self.negatives = negatives
-            self.scoreLayers = scoreLayers
+        public var goodness = Goodness.mean
+        public var normalisation = Normalisation.length
+        public var activationGradient = ActivationGradient.exact
+        /// Weight of the peer-normalisation loss (0: none): mean over units of (r̄ − r_j)², r_j a running
+        /// mean (momentum 0.9, from 0.5) of unit j's activity on positive data — keeps every unit in use.
+        public var peerNormalisation: Float = 0
+        public init(threshold: Float = 2, negatives: Negatives = .random, scoreLayers: ScoreLayers = .all,
+                    goodness: Goodness = .mean, normalisation: Normalisation = .length,
+                    activationGradient: ActivationGradient = .exact, peerNormalisation: Float = 0) {
+            (self.threshold, self.negatives, self.scoreLayers) = (threshold, negatives, scoreLayers)
+            (self.goodness, self.normalisation, self.activationGradient) = (goodness, normalisation, activationGradient)
+            self.peerNormalisation = peerNormalisation
         }
     }
 
     public let settings: Settings
     private var labelGenerator: SeededGenerator
+    /// Peer normalisation's running mean activity per hidden layer (created at the first step).
+    var peerMeans: [[Float]] = []
 
     public init(_ settings: Settings = Settings(), seed: UInt64 = 1) {
         self.settings = settings
@@ -67,6 +107,11 @@ public final class ForwardForward: LearningRule {
                     requirement: "a positive number") { $0 > 0 },
             .choice("ff-negatives", \.negatives, help: "Wrong labels of the negative data: random (uniform over the other classes) or hard (drawn in proportion to the network's own softmax over goodness; one evaluation pass per class per batch)."),
             .choice("ff-score-layers", \.scoreLayers, help: "Hidden layers whose goodness a prediction accumulates: all, or all-but-first (the paper's §3.3; the only layer of a one-layer network)."),
+            .choice("ff-goodness", \.goodness, help: "The logit of 'positive': mean (mean of h² − θ) or sum (Σh² − θ·width, the Matlab code's with θ = 1)."),
+            .choice("ff-normalisation", \.normalisation, help: "Each layer's input divided by its length (length) or its root mean square (rms, the Matlab code's)."),
+            .choice("ff-activation-gradient", \.activationGradient, help: "Through the hidden activation: exact, or full (passed unchanged, as the PyTorch reimplementation's ReLU_full_grad)."),
+            .number("ff-peer-normalisation", \.peerNormalisation, help: "Weight of the peer-normalisation loss on each layer's mean activity (0: off; the reimplementation uses 0.03).",
+                    requirement: "a number ≥ 0") { $0 >= 0 },
         ]) { settings, seed in ForwardForward(settings, seed: seed) }
     }
 
@@ -88,14 +133,15 @@ public final class ForwardForward: LearningRule {
         return Tensor(shape: [rows, width], scalars: scalars)
     }
 
-    /// Each row divided by its length (plus 10⁻⁴).
-    static func normalised(_ x: Tensor) -> Tensor {
+    /// Each row divided by its length (plus 10⁻⁴), or by its root mean square (plus 10⁻⁸).
+    static func normalised(_ x: Tensor, _ normalisation: Normalisation = .length) -> Tensor {
         let rows = x.shape[0], width = x.count / max(rows, 1)
         return Tensor(uninitializedShape: [rows, width]) { out in
             x.withUnsafeBufferPointer { v in
                 for row in 0..<rows {
                     let base = v.baseAddress! + row * width
-                    let scale = 1 / (VectorMath.dot(base, base, count: width).squareRoot() + 1e-4)
+                    let squares = VectorMath.dot(base, base, count: width)
+                    let scale = normalisation == .length ? 1 / (squares.squareRoot() + 1e-4) : 1 / ((squares / Float(width)).squareRoot() + 1e-8)
                     for j in 0..<width { out[row * width + j] = base[j] * scale }
                 }
             }
@@ -145,30 +191,62 @@ public final class ForwardForward: LearningRule {
         var x = Tensor(shape: [2 * n, positive.shape[1]], scalars: positive.scalars + negative.scalars)
         var summed = [Float](repeating: 0, count: 2 * n), totalLoss: Float = 0
         let hidden = model.blocks.dropLast()
-        for block in hidden {
-            let h = block.forward(Self.normalised(x), mode: .training)
+        for (index, block) in hidden.enumerated() {
+            let h = block.forward(Self.normalised(x, settings.normalisation), mode: .training)
             let g = Self.goodness(h)
             let width = h.count / (2 * n)
-            // ∂L/∂g: −σ(θ − g) for positive rows, σ(g − θ) for negative ones; ∂g/∂h = 2h/width; mean over 2n rows.
+            // logit = s·(g − θ) with g the mean of h² and s = 1 (mean) or width (sum); ∂L/∂logit is −σ(−logit)
+            // for positive rows, σ(logit) for negative ones; ∂logit/∂h = 2s·h/width; mean over the 2n rows.
+            let steepness: Float = settings.goodness == .sum ? Float(width) : 1
             var slope = [Float](repeating: 0, count: 2 * n)
             for row in 0..<(2 * n) {
-                let margin = row < n ? theta - g[row] : g[row] - theta
+                let margin = (row < n ? -1 : 1) * steepness * (g[row] - theta)
                 totalLoss += Self.softplus(margin) / Float(2 * n)
-                slope[row] = (row < n ? -1 : 1) * Self.sigmoid(margin) * 2 / Float(width * 2 * n)
+                slope[row] = (row < n ? -1 : 1) * Self.sigmoid(margin) * 2 * steepness / Float(width * 2 * n)
                 summed[row] += g[row]
             }
-            let gradient = Tensor(uninitializedShape: h.shape) { out in
+            var gradient = Tensor(uninitializedShape: h.shape) { out in
                 h.withUnsafeBufferPointer { v in
                     for row in 0..<(2 * n) { for j in 0..<width { out[row * width + j] = slope[row] * v[row * width + j] } }
                 }
             }
+            if settings.peerNormalisation > 0 { totalLoss += peerNormalise(h, layer: index, positives: n, gradient: &gradient) }
             model.memoryMeter?.sample(model, inFlight: [x, h, gradient])
-            _ = block.backward(gradient, propagate: false)
+            if settings.activationGradient == .full, block.layers.count > 1, block.layers.last is Activation {
+                _ = block.backward(gradient, fromLayer: block.layers.count - 2, propagate: false)
+            } else {
+                _ = block.backward(gradient, propagate: false)
+            }
             x = h
         }
         optimizer.update(hidden.flatMap(\.parameters))
         let discriminated = (0..<n).filter { summed[$0] > summed[n + $0] }.count
         return StepStatistics(loss: totalLoss / Float(hidden.count), correct: discriminated, count: n)
+    }
+
+    /// Peer normalisation of hidden layer `layer` (activity `h`, its first `positives` rows positive):
+    /// updates the running means r ← 0.9·r + 0.1·mean(h⁺), adds the gradient of λ·mean_j (r̄ − r_j)² to
+    /// `gradient` — ∂/∂h⁺[b, j] = λ·(−2/width)(r̄ − r_j)·0.1/positives, as Σ_j (r̄ − r_j) = 0 — and returns the loss.
+    func peerNormalise(_ h: Tensor, layer: Int, positives n: Int, gradient: inout Tensor) -> Float {
+        let width = h.count / (2 * n), lambda = settings.peerNormalisation
+        while peerMeans.count <= layer { peerMeans.append([]) }
+        if peerMeans[layer].count != width { peerMeans[layer] = [Float](repeating: 0.5, count: width) }
+        h.withUnsafeBufferPointer { v in
+            for j in 0..<width {
+                var total: Float = 0
+                for row in 0..<n { total += v[row * width + j] }
+                peerMeans[layer][j] = 0.9 * peerMeans[layer][j] + 0.1 * total / Float(n)
+            }
+        }
+        let means = peerMeans[layer], average = means.reduce(0, +) / Float(width)
+        let loss = lambda * means.reduce(0) { $0 + (average - $1) * (average - $1) } / Float(width)
+        gradient.withUnsafeMutableBufferPointer { out in
+            for j in 0..<width {
+                let push = lambda * -2 / Float(width) * (average - means[j]) * 0.1 / Float(n)
+                for row in 0..<n { out[row * width + j] += push }
+            }
+        }
+        return loss
     }
 
     /// Goodness accumulated over the scored hidden layers for every label embedded in turn: [N, classes].
@@ -179,9 +257,10 @@ public final class ForwardForward: LearningRule {
         for c in 0..<classes {
             var x = Self.embedded(images, labels: [Int32](repeating: Int32(c), count: n), classes: classes)
             for (index, block) in model.blocks.dropLast().enumerated() {
-                x = block.forward(Self.normalised(x), mode: .evaluation)
+                x = block.forward(Self.normalised(x, settings.normalisation), mode: .evaluation)
                 guard index >= firstScored else { continue }
-                for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += g }
+                let steepness: Float = settings.goodness == .sum ? Float(x.count / n) : 1
+                for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += steepness * g }
             }
         }
         return Tensor(shape: [n, classes], scalars: scores)
@@ -195,9 +274,22 @@ public final class ForwardForward: LearningRule {
         return MACBreakdown(forward: model.forwardMACs, signal: hiddenMACs, update: 2 * hiddenMACs)
     }
 
-    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] { ["label_rng": .init(labelGenerator.stateWords)] }
+    public func checkpointState(_ model: Model) -> [String: Safetensors.Entry] {
+        var state: [String: Safetensors.Entry] = ["label_rng": .init(labelGenerator.stateWords)]
+        for (index, means) in peerMeans.enumerated() where !means.isEmpty {
+            state["\(model.blocks[index].name).peer_means"] = .init(Tensor(shape: [means.count], scalars: means))
+        }
+        return state
+    }
 
     public func restoreState(_ file: Safetensors.File, prefix: String, model: Model, path: String) throws {
         labelGenerator.stateWords = try file.generatorState("\(prefix)label_rng", path: path)
+        peerMeans = []
+        guard settings.peerNormalisation > 0 else { return }
+        for block in model.blocks.dropLast() {
+            let name = "\(prefix)\(block.name).peer_means"
+            // A checkpoint saved before its first step holds none yet.
+            peerMeans.append(file.tensors[name] == nil ? [] : try file.tensor(name, path: path).scalars)
+        }
     }
 }
