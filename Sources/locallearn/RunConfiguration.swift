@@ -46,6 +46,13 @@ extension RunConfiguration {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return nil }
         if let old = object.removeValue(forKey: "onNaN"), object["onNan"] == nil { object["onNan"] = old }
         if object["ruleOptions"] == nil { object["ruleOptions"] = legacyRuleOptions(object) }
+        // Forward-Forward runs saved before the reference code's choices became its defaults (2026-12-02)
+        // trained with the paper-text setting.
+        if object["rule"] as? String == "ff", var options = object["ruleOptions"] as? [String: String], options["ff-goodness"] == nil {
+            for (key, value) in ["ff-goodness": "mean", "ff-normalisation": "length", "ff-activation-gradient": "exact",
+                                 "ff-peer-normalisation": "0"] { options[key] = value }
+            object["ruleOptions"] = options
+        }
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
         return try? JSONDecoder().decode(RunConfiguration.self, from: data)
     }

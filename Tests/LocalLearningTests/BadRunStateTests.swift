@@ -168,6 +168,24 @@ struct BadRunStateTests {
         #expect(!text.contains("\"basis\""), "options of other rules are dropped")
     }
 
+    @Test func aForwardForwardRunSavedBeforeTheReferenceDefaultsResumesWithThePaperTextSetting() throws {
+        let folder = try CLI.temporaryFolder("ff-legacy")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder, extra: ["--rule", "ff"])
+        try editConfiguration(of: run) { configuration in
+            var options = configuration["ruleOptions"] as! [String: String]
+            for key in ["ff-goodness", "ff-normalisation", "ff-activation-gradient", "ff-peer-normalisation"] { options.removeValue(forKey: key) }
+            options["ff-threshold"] = "2.0"
+            configuration["ruleOptions"] = options
+        }
+        let log = "\(folder)/log.jsonl"
+        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(result.status == 0, "\(result.errors)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("\"ff-goodness\":\"mean\"") && text.contains("\"ff-normalisation\":\"length\"")
+                && text.contains("\"ff-activation-gradient\":\"exact\""), "\(text.prefix(800))")
+    }
+
     @Test func anEmptySplitIsRefused() throws {
         let fixtures = try Fixtures()
         defer { fixtures.remove() }

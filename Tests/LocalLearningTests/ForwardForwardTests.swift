@@ -25,10 +25,17 @@ struct ForwardForwardTests {
     /// The settings whose loss the step differentiates exactly: the length- and rms-normalised inputs, the
     /// mean and sum goodness, and peer normalisation (its running means held where the step found them).
     static let differentiable: [ForwardForward.Settings] = [
-        .init(threshold: 0.05),
-        .init(threshold: 0.05, goodness: .sum, normalisation: .rms),
-        .init(threshold: 1, goodness: .sum, normalisation: .rms, peerNormalisation: 0.5),
+        .init(threshold: 0.05, goodness: .mean, normalisation: .length, activationGradient: .exact, peerNormalisation: 0),
+        .init(threshold: 0.05, goodness: .sum, normalisation: .rms, activationGradient: .exact, peerNormalisation: 0),
+        .init(threshold: 1, goodness: .sum, normalisation: .rms, activationGradient: .exact, peerNormalisation: 0.5),
     ]
+
+    /// The paper-text setting scoring with `layers`.
+    static func paperText(scoring layers: ForwardForward.ScoreLayers) -> ForwardForward.Settings {
+        var settings = ForwardForward.Settings.paperText
+        settings.scoreLayers = layers
+        return settings
+    }
 
     @Test(arguments: differentiable)
     func theWeightGradientIsTheGoodnessLossGradient(settings: ForwardForward.Settings) throws {
@@ -124,8 +131,8 @@ struct ForwardForwardTests {
     @Test func thePapersScoringSkipsTheFirstHiddenLayer() throws {
         let m = try ModelSpec.build("mlp:16-8x2-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 4)
         let images = TrainingTests.blobs(count: 5, seed: 6).images
-        let all = ForwardForward(.init(scoreLayers: .all)).scores(model: m, images: images)
-        let paper = ForwardForward(.init(scoreLayers: .allButFirst)).scores(model: m, images: images)
+        let all = ForwardForward(Self.paperText(scoring: .all)).scores(model: m, images: images)
+        let paper = ForwardForward(Self.paperText(scoring: .allButFirst)).scores(model: m, images: images)
         for c in 0..<3 {
             let x = ForwardForward.embedded(images, labels: [Int32](repeating: Int32(c), count: 5), classes: 3)
             let first = ForwardForward.goodness(m.blocks[0].forward(ForwardForward.normalised(x), mode: .evaluation))
@@ -133,8 +140,8 @@ struct ForwardForwardTests {
         }
         #expect(paper.scalars.contains { $0 > 0 } && all.scalars != paper.scalars)
         let one = try ModelSpec.build("mlp:16-8-3:relu", inputShape: [1, 4, 4], classes: 3, seed: 4)
-        #expect(ForwardForward(.init(scoreLayers: .allButFirst)).scores(model: one, images: images).scalars
-                == ForwardForward(.init(scoreLayers: .all)).scores(model: one, images: images).scalars)
+        #expect(ForwardForward(Self.paperText(scoring: .allButFirst)).scores(model: one, images: images).scalars
+                == ForwardForward(Self.paperText(scoring: .all)).scores(model: one, images: images).scalars)
     }
 
     @Test func hardNegativesAreWrongLabelsTheNetworkFindsGood() throws {
