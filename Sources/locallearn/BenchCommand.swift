@@ -76,14 +76,17 @@ struct BenchCommand: ParsableCommand {
     /// Median wall time of `body` over `repeats` runs after one warm-up.
     func time(repeats: Int, _ body: () -> Void) -> Double {
         body()
-        var samples: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return samples.sorted()[samples.count / 2]
+        return median((0..<repeats).map { _ in seconds(body) })
     }
+
+    /// Wall time of one call of `body`.
+    func seconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    func median(_ samples: [Double]) -> Double { samples.sorted()[samples.count / 2] }
 
     func kernels() -> [String: Double] {
         var rng = SeededGenerator(seed: 7)
@@ -126,7 +129,7 @@ struct BenchCommand: ParsableCommand {
         return out
     }
 
-    /// Forward and input-gradient time of ResNet-20's 3×3 convolutions (batch 128) by im2col and by Winograd,
+    /// Forward and backward time of ResNet-20's 3×3 convolutions (batch 128) by im2col and by Winograd,
     /// the two alternated in one loop so that the machine's noise falls on both alike.
     func winogradAgainstIm2col() -> [String: Double] {
         var rng = SeededGenerator(seed: 11)
@@ -137,19 +140,13 @@ struct BenchCommand: ParsableCommand {
             let x = Tensor.uniform([128, channels, size, size], bound: 1, using: &rng)
             let dy = Tensor.uniform(x.shape, bound: 1, using: &rng)
             var forward: [Bool: [Double]] = [true: [], false: []], backward = forward
-            func milliseconds(_ body: () -> Void) -> Double {
-                let start = DispatchTime.now().uptimeNanoseconds
-                body()
-                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            }
             for _ in 0..<7 {
                 for winograd in [false, true] {
                     conv.allowsWinograd = winograd
-                    forward[winograd]!.append(milliseconds { _ = conv.forward(x, mode: .training) })
-                    backward[winograd]!.append(milliseconds { _ = conv.backward(dy, propagate: true) })
+                    forward[winograd]!.append(seconds { _ = conv.forward(x, mode: .training) } * 1e3)
+                    backward[winograd]!.append(seconds { _ = conv.backward(dy, propagate: true) } * 1e3)
                 }
             }
-            let median = { (times: [Double]) in times.sorted()[times.count / 2] }
             let (plain, fast) = (median(forward[false]!), median(forward[true]!))
             let (plainBack, fastBack) = (median(backward[false]!), median(backward[true]!))
             print(String(format: "  conv %d→%d 3×3 %d×%d batch 128, forward / backward ms: im2col %.2f / %.2f, Winograd %.2f / %.2f",

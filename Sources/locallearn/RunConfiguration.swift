@@ -46,11 +46,10 @@ extension RunConfiguration {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return nil }
         if let old = object.removeValue(forKey: "onNaN"), object["onNan"] == nil { object["onNan"] = old }
         if object["ruleOptions"] == nil { object["ruleOptions"] = legacyRuleOptions(object) }
-        // Forward-Forward runs saved before the reference code's choices became its defaults (2026-12-02)
-        // trained with the paper-text setting.
-        if object["rule"] as? String == "ff", var options = object["ruleOptions"] as? [String: String], options["ff-goodness"] == nil {
-            for (key, value) in ["ff-goodness": "mean", "ff-normalisation": "length", "ff-activation-gradient": "exact",
-                                 "ff-peer-normalisation": "0"] { options[key] = value }
+        // Options added to a rule after the run was saved take the values it trained with.
+        if let rule = object["rule"] as? String, let descriptor = RuleRegistry.descriptor(named: rule),
+           var options = object["ruleOptions"] as? [String: String] {
+            for (key, value) in descriptor.legacyOptionValues where options[key] == nil { options[key] = value }
             object["ruleOptions"] = options
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }

@@ -19,8 +19,9 @@ public final class Conv2D: WeightedLayer {
     /// input gradient; the weight gradient stays im2col). `LOCALLEARN_NO_WINOGRAD=1` turns it off for
     /// a run (to measure one against the other); tests switch it per layer.
     public var allowsWinograd = ProcessInfo.processInfo.environment["LOCALLEARN_NO_WINOGRAD"] == nil
-    /// Channels on both sides from which Winograd is used: measured 2026-12-01 (ResNet-20 blocks, one
-    /// thread), it is ~10% slower than im2col at 16 channels, even at 32 and ~15% faster at 64.
+    /// Channels on both sides from which Winograd is used: measured 2026-12-01 with `bench --only kernels`
+    /// (ResNet-20's shapes, one thread, alternated, two runs) it is 5–20% slower than im2col at 16 and 32
+    /// channels and even to 10% faster at 64.
     public var winogradChannels = 64
 
     /// 3×3, stride 1, padding ≤ 2, and at least `winogradChannels` channels in and out.

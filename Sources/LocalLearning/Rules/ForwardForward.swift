@@ -123,7 +123,10 @@ public final class ForwardForward: LearningRule {
             .choice("ff-activation-gradient", \.activationGradient, help: "Through the hidden activation: exact, or full (passed unchanged, as the PyTorch reimplementation's ReLU_full_grad)."),
             .number("ff-peer-normalisation", \.peerNormalisation, help: "Weight of the peer-normalisation loss on each layer's mean activity (0: off; the reimplementation uses 0.03).",
                     requirement: "a number ≥ 0") { $0 >= 0 },
-        ], recipe: RuleRecipe(optimizer: .sgd, learningRate: 1e-3, momentum: 0.9, weightDecay: 3e-4)) { settings, seed in
+        ], recipe: RuleRecipe(optimizer: .sgd, learningRate: 1e-3, momentum: 0.9, weightDecay: 3e-4),
+           // Runs saved before these options (2026-12-02) trained with the paper-text setting.
+           legacyOptionValues: ["ff-goodness": "mean", "ff-normalisation": "length", "ff-activation-gradient": "exact",
+                                "ff-peer-normalisation": "0"]) { settings, seed in
             ForwardForward(settings, seed: seed)
         }
     }
@@ -169,6 +172,9 @@ public final class ForwardForward: LearningRule {
         }
     }
 
+    /// s in logit = s·(mean(h²) − θ): 1 for the mean goodness, the layer's width for the sum.
+    func steepness(width: Int) -> Float { settings.goodness == .sum ? Float(width) : 1 }
+
     static func softplus(_ x: Float) -> Float { x > 20 ? x : log1p(exp(x)) }
     static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
@@ -210,12 +216,12 @@ public final class ForwardForward: LearningRule {
             let width = h.count / (2 * n)
             // logit = s·(g − θ) with g the mean of h² and s = 1 (mean) or width (sum); ∂L/∂logit is −σ(−logit)
             // for positive rows, σ(logit) for negative ones; ∂logit/∂h = 2s·h/width; mean over the 2n rows.
-            let steepness: Float = settings.goodness == .sum ? Float(width) : 1
+            let scale = steepness(width: width)
             var slope = [Float](repeating: 0, count: 2 * n)
             for row in 0..<(2 * n) {
-                let margin = (row < n ? -1 : 1) * steepness * (g[row] - theta)
+                let margin = (row < n ? -1 : 1) * scale * (g[row] - theta)
                 totalLoss += Self.softplus(margin) / Float(2 * n)
-                slope[row] = (row < n ? -1 : 1) * Self.sigmoid(margin) * 2 * steepness / Float(width * 2 * n)
+                slope[row] = (row < n ? -1 : 1) * Self.sigmoid(margin) * 2 * scale / Float(width * 2 * n)
                 summed[row] += g[row]
             }
             var gradient = Tensor(uninitializedShape: h.shape) { out in
@@ -272,8 +278,8 @@ public final class ForwardForward: LearningRule {
             for (index, block) in model.blocks.dropLast().enumerated() {
                 x = block.forward(Self.normalised(x, settings.normalisation), mode: .evaluation)
                 guard index >= firstScored else { continue }
-                let steepness: Float = settings.goodness == .sum ? Float(x.count / n) : 1
-                for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += steepness * g }
+                let scale = steepness(width: x.count / n)
+                for (row, g) in Self.goodness(x).enumerated() { scores[row * classes + c] += scale * g }
             }
         }
         return Tensor(shape: [n, classes], scalars: scores)

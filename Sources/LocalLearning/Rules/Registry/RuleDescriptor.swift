@@ -26,6 +26,9 @@ public struct RuleDescriptor {
     public let initializer: Initializer
     /// Whether `compare` runs it with `--diagnostics` (angles to the gradient, per-unit losses).
     public let diagnoseInComparisons: Bool
+    /// The value an option takes in a saved configuration that predates it, where that differs from
+    /// today's default: what the run was trained with.
+    public let legacyOptionValues: [String: String]
     private let settle: ([String: String]) throws -> [String: String]
     private let build: ([String: String], UInt64) throws -> LearningRule
 
@@ -36,13 +39,15 @@ public struct RuleDescriptor {
     public init<Settings>(name: String, summary: String, defaults: Settings, options: [RuleOption<Settings>] = [],
                           check: @escaping (Settings) -> String? = { _ in nil },
                           recipe: RuleRecipe = .reference, initializer: Initializer = .pytorchDefault,
-                          diagnoseInComparisons: Bool = false, make: @escaping (Settings, UInt64) -> LearningRule) {
+                          diagnoseInComparisons: Bool = false, legacyOptionValues: [String: String] = [:],
+                          make: @escaping (Settings, UInt64) -> LearningRule) {
         self.name = name
         self.summary = summary
         self.options = options.map { Option(name: $0.name, help: $0.help, kind: $0.kind, choices: $0.choices, defaultValue: $0.read(defaults)) }
         self.recipe = recipe
         self.initializer = initializer
         self.diagnoseInComparisons = diagnoseInComparisons
+        self.legacyOptionValues = legacyOptionValues
         func settings(_ given: [String: String]) throws -> Settings {
             var settings = defaults
             for (key, _) in given where !options.contains(where: { $0.name == key }) { throw Self.unknown(key, rule: name) }
