@@ -41,6 +41,16 @@ struct NumericsTests {
         #expect(VectorMath.dot(x, x, count: 37) == Float((0..<37).map { $0 * $0 }.reduce(0, +)))
     }
 
+    @Test func fusedSumAndDotEqualsTheSeparatePassesBitForBit() {
+        // Irregular values and a length with a scalar tail: the fused pass must add in the same order.
+        let y = (0..<43).map { Float(sin(Double($0) * 1.7)) * 3.1 }
+        let x = (0..<43).map { Float(cos(Double($0) * 0.9)) - 0.25 }
+        let (sum, dot) = VectorMath.sumAndDot(y, x, count: 43)
+        #expect(sum == VectorMath.sum(y, count: 43))
+        #expect(dot == VectorMath.dot(y, x, count: 43))
+        #expect(abs(Double(dot) - zip(x, y).map { Double($0) * Double($1) }.reduce(0, +)) < 1e-4)
+    }
+
     @Test func matmulAgainstDefinition() {
         let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
         let b = Tensor(shape: [3, 2], scalars: [7, 8, 9, 10, 11, 12])

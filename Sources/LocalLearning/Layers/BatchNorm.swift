@@ -104,7 +104,8 @@ public final class BatchNorm: Layer {
                     for plane in planes {
                         let c = plane % C, offset = plane * spatial
                         let a = invStd[c] * gamma[c], b = beta[c] - mean[c] * a
-                        for i in 0..<spatial { y[offset + i] = x[offset + i] * a + b }
+                        let xPlane = x.baseAddress! + offset, yPlane = y.baseAddress! + offset
+                        for i in 0..<spatial { yPlane[i] = xPlane[i] * a + b }
                     }
                 }
             }
@@ -130,7 +131,8 @@ public final class BatchNorm: Layer {
                 outputGradient.withUnsafeBufferPointer { dy in
                     for plane in 0..<(batch * C) {
                         let k = gamma[plane % C] * invStd[plane % C], offset = plane * spatial
-                        for i in 0..<spatial { dx[offset + i] = k * dy[offset + i] }
+                        let dyPlane = dy.baseAddress! + offset, dxPlane = dx.baseAddress! + offset
+                        for i in 0..<spatial { dxPlane[i] = k * dyPlane[i] }
                     }
                 }
             }
@@ -147,8 +149,9 @@ public final class BatchNorm: Layer {
                                 var sum: Float = 0, dot: Float = 0
                                 for n in 0..<batch {
                                     let offset = (n * C + c) * spatial
-                                    sum += VectorMath.sum(dy.baseAddress! + offset, count: spatial)
-                                    dot += VectorMath.dot(dy.baseAddress! + offset, x.baseAddress! + offset, count: spatial)
+                                    let (s, d) = VectorMath.sumAndDot(dy.baseAddress! + offset, x.baseAddress! + offset, count: spatial)
+                                    sum += s
+                                    dot += d
                                 }
                                 dBeta[c] = sum
                                 dGamma[c] = (dot - mean[c] * sum) * invStd[c]
@@ -168,10 +171,13 @@ public final class BatchNorm: Layer {
                     Parallel.forRanges(batch * C, costPerItem: spatial) { planes in
                         for plane in planes {
                             let c = plane % C, offset = plane * spatial
-                            let k = gamma[c] * invStd[c], mu = mean[c], s = invStd[c]
-                            let meanDy = dBeta[c] / m, meanDyXhat = dGamma[c] / m
+                            // dx = k·dy + b·(x − μ) + c, with k = γ/σ, b = −k·mean(dy·x̂)/σ, c = −k·mean(dy)
+                            let k = gamma[c] * invStd[c], mu = mean[c]
+                            let b = -k * invStd[c] * (dGamma[c] / m), shift = -k * (dBeta[c] / m)
+                            let dyPlane = dy.baseAddress! + offset, xPlane = x.baseAddress! + offset
+                            let dxPlane = dx.baseAddress! + offset
                             for i in 0..<spatial {
-                                dx[offset + i] = k * (dy[offset + i] - meanDy - (x[offset + i] - mu) * s * meanDyXhat)
+                                dxPlane[i] = k * dyPlane[i] + b * (xPlane[i] - mu) + shift
                             }
                         }
                     }

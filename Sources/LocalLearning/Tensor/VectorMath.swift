@@ -77,6 +77,24 @@ public enum VectorMath {
         return s
     }
 
+    /// (Σ y[i], Σ y[i]·x[i]) in one pass over both buffers; each sum in the same lane order as `sum`
+    /// and `dot`, so the results equal theirs bit for bit.
+    @inline(__always)
+    public static func sumAndDot(_ y: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> (sum: Float, dot: Float) {
+        var sum = Vector(repeating: 0), dot = Vector(repeating: 0)
+        var i = 0
+        let ry = UnsafeRawPointer(y), rx = UnsafeRawPointer(x)
+        while i + 8 <= count {
+            let v = ry.loadUnaligned(fromByteOffset: i * 4, as: Vector.self)
+            sum += v
+            dot += rx.loadUnaligned(fromByteOffset: i * 4, as: Vector.self) * v
+            i += 8
+        }
+        var s = sum.sum(), d = dot.sum()
+        while i < count { s += y[i]; d += x[i] * y[i]; i += 1 }
+        return (s, d)
+    }
+
     public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { output[i] = tanh(input[i]) }
     }
