@@ -89,6 +89,8 @@ def main():
     p.add_argument("--val-split", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--initializer", default="pytorch", choices=["pytorch", "he-normal-conv"],
+                   help="he-normal-conv: every convolution N(0, 2/(k²·out)) (kaiming_normal_, fan_out), as locallearn's option")
     p.add_argument("--train-limit", type=int, default=0, help="train on the first N training images (timing runs)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -112,6 +114,10 @@ def main():
         model = ViT(a.model, 10, xtr.shape[1], xtr.shape[2])
     else:
         model = reference.build(a.model, "bp", xtr.shape[1], xtr.shape[2])
+    if a.initializer == "he-normal-conv":
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, weight_decay=a.weight_decay)
     elif a.optimizer == "adamw":
