@@ -186,6 +186,23 @@ struct BadRunStateTests {
                 && text.contains("\"ff-activation-gradient\":\"exact\""), "\(text.prefix(800))")
     }
 
+    @Test func anSLLRunSavedBeforeAfterPoolingBecameTheDefaultResumesReadingBeforePooling() throws {
+        let folder = try CLI.temporaryFolder("sll-tap-legacy")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder, extra: ["--rule", "sll"])
+        try editConfiguration(of: run) { configuration in
+            var options = configuration["ruleOptions"] as! [String: String]
+            #expect(options["sll-tap"] == "after-pooling", "the default")
+            options.removeValue(forKey: "sll-tap")
+            configuration["ruleOptions"] = options
+        }
+        let log = "\(folder)/log.jsonl"
+        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(result.status == 0, "\(result.errors)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("\"sll-tap\":\"before-pooling\""), "\(text.prefix(800))")
+    }
+
     @Test func anEmptySplitIsRefused() throws {
         let fixtures = try Fixtures()
         defer { fixtures.remove() }

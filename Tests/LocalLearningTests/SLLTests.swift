@@ -102,14 +102,22 @@ struct SLLTests {
             rule.prepare(model)
             return rule.projections[0]!
         }
-        let unit = projection(.init(codes: 4)), jl = projection(.init(codes: 4, scaleMode: .jl))
+        let unit = projection(.init(codes: 4, tap: .beforePooling)), jl = projection(.init(codes: 4, scaleMode: .jl, tap: .beforePooling))
         // conv1's activation is 8×8×8 = 512 values: JL codes are √(512/4) larger.
         #expect(unit.shape == [4, 512])
         #expect(zip(unit.scalars, jl.scalars).allSatisfy { abs($1 - $0 * Float(128).squareRoot()) <= 1e-4 * abs($1) + 1e-6 })
-        // After the 2×2 pool the projection reads 8×4×4 values.
-        #expect(projection(.init(codes: 4, tap: .afterPooling)).shape == [4, 128])
-        let step = try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0, tap: .afterPooling)))
-        #expect(step != (try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0)))))
+        // After the 2×2 pool (the default) the projection reads 8×4×4 values.
+        #expect(projection(.init(codes: 4)).shape == [4, 128])
+        let step = try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0)))
+        #expect(step != (try Self.firstBlockAfterOneStep("cnn:8,M,16,A2:fc32", rule: SLL(.init(dropout: 0, tap: .beforePooling)))))
+    }
+
+    @Test func theTapChangesNothingWhereABlockHasNoPooling() throws {
+        // In a fully connected chain a block's activation is its output: both taps read the same tensor.
+        let spec = "mlp:16-12-10-3:relu:bn"
+        let after = try Self.firstBlockAfterOneStep(spec, rule: SLL(.init(tap: .afterPooling), seed: 3))
+        #expect(after == (try Self.firstBlockAfterOneStep(spec, rule: SLL(.init(tap: .beforePooling), seed: 3))))
+        #expect(after != (try Self.firstBlockAfterOneStep(spec, rule: SLL(.init(tap: .afterPooling), seed: 4))), "the seed must matter")
     }
 
     @Test func localLossGradientMatchesFiniteDifferences() throws {
