@@ -168,38 +168,37 @@ struct BadRunStateTests {
         #expect(!text.contains("\"basis\""), "options of other rules are dropped")
     }
 
-    @Test func aForwardForwardRunSavedBeforeTheReferenceDefaultsResumesWithThePaperTextSetting() throws {
-        let folder = try CLI.temporaryFolder("ff-legacy")
+    /// Trains one epoch of `rule`, edits its saved rule options as a run saved before some of them
+    /// existed, resumes it for a second epoch and returns the resumed run's log.
+    func resumedLogOfAnOlderRun(rule: String, tag: String, _ edit: (inout [String: String]) -> Void) throws -> String {
+        let folder = try CLI.temporaryFolder(tag)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let run = try trainedRun(in: folder, extra: ["--rule", "ff"])
+        let run = try trainedRun(in: folder, extra: ["--rule", rule])
         try editConfiguration(of: run) { configuration in
             var options = configuration["ruleOptions"] as! [String: String]
-            for key in ["ff-goodness", "ff-normalisation", "ff-activation-gradient", "ff-peer-normalisation"] { options.removeValue(forKey: key) }
-            options["ff-threshold"] = "2.0"
+            edit(&options)
             configuration["ruleOptions"] = options
         }
         let log = "\(folder)/log.jsonl"
         let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
         #expect(result.status == 0, "\(result.errors)")
-        let text = try String(contentsOfFile: log, encoding: .utf8)
+        return try String(contentsOfFile: log, encoding: .utf8)
+    }
+
+    @Test func aForwardForwardRunSavedBeforeTheReferenceDefaultsResumesWithThePaperTextSetting() throws {
+        let text = try resumedLogOfAnOlderRun(rule: "ff", tag: "ff-legacy") { options in
+            for key in ["ff-goodness", "ff-normalisation", "ff-activation-gradient", "ff-peer-normalisation"] { options.removeValue(forKey: key) }
+            options["ff-threshold"] = "2.0"
+        }
         #expect(text.contains("\"ff-goodness\":\"mean\"") && text.contains("\"ff-normalisation\":\"length\"")
                 && text.contains("\"ff-activation-gradient\":\"exact\""), "\(text.prefix(800))")
     }
 
     @Test func anSLLRunSavedBeforeAfterPoolingBecameTheDefaultResumesReadingBeforePooling() throws {
-        let folder = try CLI.temporaryFolder("sll-tap-legacy")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let run = try trainedRun(in: folder, extra: ["--rule", "sll"])
-        try editConfiguration(of: run) { configuration in
-            var options = configuration["ruleOptions"] as! [String: String]
+        let text = try resumedLogOfAnOlderRun(rule: "sll", tag: "sll-tap-legacy") { options in
             #expect(options["sll-tap"] == "after-pooling", "the default")
             options.removeValue(forKey: "sll-tap")
-            configuration["ruleOptions"] = options
         }
-        let log = "\(folder)/log.jsonl"
-        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
-        #expect(result.status == 0, "\(result.errors)")
-        let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("\"sll-tap\":\"before-pooling\""), "\(text.prefix(800))")
     }
 
