@@ -92,6 +92,8 @@ def main():
     p.add_argument("--initializer", default="pytorch", choices=["pytorch", "he-normal-conv"],
                    help="he-normal-conv: every convolution N(0, 2/(k²·out)) (kaiming_normal_, fan_out), as locallearn's option")
     p.add_argument("--train-limit", type=int, default=0, help="train on the first N training images (timing runs)")
+    p.add_argument("--checkpoint", default="", help="save the run here after every epoch and resume from it if it exists "
+                   "(append stdout to the same log when resuming)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -129,8 +131,17 @@ def main():
     total, warmup = a.epochs * per_epoch, a.warmup_epochs * per_epoch
     # Linear warm-up, then half a cosine to 0 over the whole run (locallearn's cosine schedule).
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * s / total)))
-    epochs, best_val = [], None
-    for epoch in range(a.epochs):
+    epochs, best_val, first = [], None, 0
+    if a.checkpoint and os.path.exists(a.checkpoint):
+        state = torch.load(a.checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        epochs, best_val, first = state["epochs"], state["best_val"], len(state["epochs"])
+        print(f"resuming {a.checkpoint} after epoch {first}", file=sys.stderr)
+    for epoch in range(first, a.epochs):
         model.train()
         perm = torch.randperm(n, generator=generator)
         start = time.perf_counter()
@@ -153,6 +164,12 @@ def main():
                 best_val = record
         epochs.append(record)
         print(json.dumps(record), flush=True)
+        if a.checkpoint:
+            os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": schedule.state_dict(),
+                        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "epochs": epochs,
+                        "best_val": best_val}, a.checkpoint + ".tmp")
+            os.replace(a.checkpoint + ".tmp", a.checkpoint)
     print(json.dumps({"framework": f"torch {torch.__version__}", "model": a.model, "threads": a.threads, "recipe": vars(a),
                       "final_test_acc": epochs[-1]["test_acc"], "best_test_acc": max(e["test_acc"] for e in epochs),
                       "test_acc_at_best_val": best_val["test_acc"] if best_val else None,
