@@ -70,11 +70,9 @@ extension RunConfiguration {
         }
         var options: [String: String] = [:]
         let flat = ["feedbackInit": "feedback-init", "basis": "basis", "temperature": "temperature",
-                    "localUnit": "local-unit", "auxDepth": "aux-depth", "pyramid": "pyramid"]
+                    "localUnit": "local-unit", "auxDepth": "aux-depth", "pyramid": "pyramid", "dfaInjection": "dfa-injection"]
         for (old, new) in flat { if let value = text(saved[old]) { options[new] = value } }
         if let constrain = saved["constrainWeights"] as? Bool { options["constrain-weights"] = "\(constrain)" }
-        // Runs saved before --dfa-injection existed injected after pooling.
-        options["dfa-injection"] = text(saved["dfaInjection"]) ?? "after-pooling"
         let recLRA = saved["recLRA"] as? [String: Any] ?? [:]
         for (old, new) in ["beta": "beta", "gamma": "gamma", "errorSynapses": "error-synapses", "wiring": "wiring", "errorInitScale": "error-init"] {
             if let value = text(recLRA[old]) { options[new] = value }

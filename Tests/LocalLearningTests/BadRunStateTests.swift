@@ -202,6 +202,22 @@ struct BadRunStateTests {
         #expect(text.contains("\"sll-tap\":\"before-pooling\""), "\(text.prefix(800))")
     }
 
+    @Test func aDFARunSavedBeforeItsInjectionOptionResumesInjectingAfterPooling() throws {
+        let folder = try CLI.temporaryFolder("dfa-legacy")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try trainedRun(in: folder, extra: ["--rule", "dfa"])
+        // The flat layout of 2026-11, which had no injection option.
+        try editConfiguration(of: run) {
+            $0.removeValue(forKey: "ruleOptions")
+            ($0["feedbackInit"], $0["constrainWeights"]) = ("xavier", false)
+        }
+        let log = "\(folder)/log.jsonl"
+        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
+        #expect(result.status == 0, "\(result.errors)")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("\"dfa-injection\":\"after-pooling\""), "\(text.prefix(800))")
+    }
+
     @Test func anEmptySplitIsRefused() throws {
         let fixtures = try Fixtures()
         defer { fixtures.remove() }

@@ -153,7 +153,9 @@ extension DirectFeedbackAlignment {
                            .feedbackInit(\.feedbackInitializer), .constrainWeights(\.constrainWeights),
                            .choice("dfa-injection", \.injection, help: "Where the signal enters a block that ends in pooling: before-pooling (the activation's output, all C·H·W; the LLS reference code's DFA) or after-pooling (the block's output)."),
                            .choice("dfa-tokens", \.tokenInjection, help: "On a ViT: read (the signal enters the token the classifier reads: the class token, or every token by 1/T for the mean) or all (a projection onto every token)."),
-                       ]) { settings, seed in
+                       ],
+                       // Runs saved before --dfa-injection existed (2026-12-01) injected after pooling.
+                       legacyOptionValues: ["dfa-injection": "after-pooling"]) { settings, seed in
             DirectFeedbackAlignment(initializer: settings.feedbackInitializer, injection: settings.injection,
                                     tokenInjection: settings.tokenInjection, constrainWeights: settings.constrainWeights, seed: seed)
         }

@@ -14,8 +14,8 @@
 /// same variance, and a scale factor, are the alternatives), d = C, p = 0.1, λ = 1, mask resampled
 /// every step, prior from the parent's own projection and, for the first block, from a fixed
 /// projection of the input (or uniform), and the projection reading a block after its pooling (the
-/// best of the measured variants on CNNs; the same tensor where a block has no pooling). The classifier trains with cross-entropy on its detached
-/// input; prediction is the plain forward pass.
+/// best of the measured variants on CNNs; the same tensor where a block has no pooling). The
+/// classifier trains with cross-entropy on its detached input; prediction is the plain forward pass.
 public final class SLL: UnitLocalRule {
     /// The distribution of R's entries; all three are sub-Gaussian with variance scale²/D.
     public enum ProjectionDistribution: String, Sendable, CaseIterable {
