@@ -168,21 +168,26 @@ struct BadRunStateTests {
         #expect(!text.contains("\"basis\""), "options of other rules are dropped")
     }
 
-    /// Trains one epoch of `rule`, edits its saved rule options as a run saved before some of them
+    /// Trains one epoch of `rule`, edits its saved configuration as a run saved before some options
     /// existed, resumes it for a second epoch and returns the resumed run's log.
-    func resumedLogOfAnOlderRun(rule: String, tag: String, _ edit: (inout [String: String]) -> Void) throws -> String {
+    func resumedLogOfAnOlderConfiguration(rule: String, tag: String, _ edit: (inout [String: Any]) -> Void) throws -> String {
         let folder = try CLI.temporaryFolder(tag)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let run = try trainedRun(in: folder, extra: ["--rule", rule])
-        try editConfiguration(of: run) { configuration in
-            var options = configuration["ruleOptions"] as! [String: String]
-            edit(&options)
-            configuration["ruleOptions"] = options
-        }
+        try editConfiguration(of: run, edit)
         let log = "\(folder)/log.jsonl"
         let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
         #expect(result.status == 0, "\(result.errors)")
         return try String(contentsOfFile: log, encoding: .utf8)
+    }
+
+    /// `resumedLogOfAnOlderConfiguration` with an edit of the saved rule options only.
+    func resumedLogOfAnOlderRun(rule: String, tag: String, _ edit: (inout [String: String]) -> Void) throws -> String {
+        try resumedLogOfAnOlderConfiguration(rule: rule, tag: tag) { configuration in
+            var options = configuration["ruleOptions"] as! [String: String]
+            edit(&options)
+            configuration["ruleOptions"] = options
+        }
     }
 
     @Test func aForwardForwardRunSavedBeforeTheReferenceDefaultsResumesWithThePaperTextSetting() throws {
@@ -203,18 +208,11 @@ struct BadRunStateTests {
     }
 
     @Test func aDFARunSavedBeforeItsInjectionOptionResumesInjectingAfterPooling() throws {
-        let folder = try CLI.temporaryFolder("dfa-legacy")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let run = try trainedRun(in: folder, extra: ["--rule", "dfa"])
         // The flat layout of 2026-11, which had no injection option.
-        try editConfiguration(of: run) {
-            $0.removeValue(forKey: "ruleOptions")
-            ($0["feedbackInit"], $0["constrainWeights"]) = ("xavier", false)
+        let text = try resumedLogOfAnOlderConfiguration(rule: "dfa", tag: "dfa-legacy") { configuration in
+            configuration.removeValue(forKey: "ruleOptions")
+            (configuration["feedbackInit"], configuration["constrainWeights"]) = ("xavier", false)
         }
-        let log = "\(folder)/log.jsonl"
-        let result = try CLI.run(["train", "--resume", run, "--epochs", "2", "--log", log])
-        #expect(result.status == 0, "\(result.errors)")
-        let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("\"dfa-injection\":\"after-pooling\""), "\(text.prefix(800))")
     }
 
